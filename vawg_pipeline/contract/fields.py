@@ -1,0 +1,168 @@
+"""The return's contract as Python objects, loaded from ``return_contract.toml``.
+
+Everything that knows a heading, an alias or an accepted spelling asks this module, so a
+force's new spelling is one line of TOML. No I/O beyond reading that packaged file.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+CONTRACT_FILE = "return_contract.toml"
+
+FIELD_KINDS = ("text", "category", "date", "flag")
+
+_PUNCTUATION = re.compile(r"[^0-9a-z]+")
+_PARENTHETICAL = re.compile(r"\(.*?\)|\[.*?\]")
+
+
+def normalise_heading(text: object) -> str:
+    """Heading key: lower case, no spacing, punctuation or line breaks.
+
+    "Complaint/\\nConduct " and "complaint conduct" both become "complaintconduct".
+    """
+    if text is None:
+        return ""
+    return _PUNCTUATION.sub("", str(text).lower())
+
+
+def heading_without_hint(text: object) -> str:
+    """Heading key with bracketed hints dropped: "Crim Inv (Y/N)" -> "criminv"."""
+    if text is None:
+        return ""
+    return normalise_heading(_PARENTHETICAL.sub(" ", str(text)))
+
+
+def _singular(word: str) -> str:
+    # Plurals are forgiven ("Complaints", "Restricted duties", "PCSOs"); applied to both
+    # the accepted spellings and the incoming values, so it only has to be consistent.
+    if len(word) > 3 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def normalise_value(text: object) -> str:
+    """Value key: case, spacing, punctuation and plurals do not matter."""
+    if text is None:
+        return ""
+    words = _PUNCTUATION.sub(" ", str(text).lower()).split()
+    return "".join(_singular(w) for w in words)
+
+
+@dataclass(frozen=True)
+class ContractField:
+    """One canonical field of the return."""
+
+    name: str
+    kind: str
+    required: bool
+    description: str
+    headings: tuple[str, ...]
+    personal: bool = False
+    when_finalised: bool = False
+    blank: str | None = None
+    # canonical value -> accepted spellings (canonical value itself included first)
+    values: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
+    # normalised spelling -> canonical value
+    value_lookup: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+
+    @property
+    def canonical_values(self) -> list[str]:
+        return list(self.values)
+
+
+def _value_lookup(name: str, values: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for canonical, spellings in values.items():
+        for spelling in spellings:
+            key = normalise_value(spelling)
+            previous = lookup.setdefault(key, canonical)
+            if previous != canonical:
+                raise ValueError(
+                    f"{CONTRACT_FILE}: spelling {spelling!r} of field {name} means both "
+                    f"{previous!r} and {canonical!r}"
+                )
+    return lookup
+
+
+@dataclass(frozen=True)
+class Contract:
+    fields: tuple[ContractField, ...]
+
+    def __getitem__(self, name: str) -> ContractField:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    @property
+    def required(self) -> list[ContractField]:
+        return [f for f in self.fields if f.required]
+
+    @property
+    def stored(self) -> list[ContractField]:
+        """Fields that reach the national store (personal text fields never do)."""
+        return [f for f in self.fields if not f.personal or f.name == "subject_reference"]
+
+    @property
+    def heading_lookup(self) -> dict[str, str]:
+        """Normalised heading -> field name (each field's own name is a heading too)."""
+        return _heading_lookup(self)
+
+
+@cache
+def _heading_lookup(contract: Contract) -> dict[str, str]:
+    lookup: dict[str, str] = {}
+    for f in contract.fields:
+        for heading in (f.name, *f.headings):
+            key = normalise_heading(heading)
+            previous = lookup.setdefault(key, f.name)
+            if previous != f.name:
+                raise ValueError(
+                    f"{CONTRACT_FILE}: heading {heading!r} names both {previous} and {f.name}"
+                )
+    return lookup
+
+
+def _parse_field(raw: dict) -> ContractField:
+    kind = raw["kind"]
+    if kind not in FIELD_KINDS:
+        raise ValueError(f"{CONTRACT_FILE}: field {raw['name']} has unknown kind {kind!r}")
+    values = {
+        canonical: (canonical, *spellings)
+        for canonical, spellings in raw.get("values", {}).items()
+    }
+    blank = raw.get("blank")
+    if blank is not None and blank not in values:
+        raise ValueError(f"{CONTRACT_FILE}: blank of {raw['name']} is not one of its values")
+    return ContractField(
+        name=raw["name"],
+        kind=kind,
+        required=bool(raw.get("required", False)),
+        description=raw.get("description", ""),
+        headings=tuple(raw.get("headings", ())),
+        personal=bool(raw.get("personal", False)),
+        when_finalised=bool(raw.get("when_finalised", False)),
+        blank=blank,
+        values=values,
+        value_lookup=_value_lookup(raw["name"], values),
+    )
+
+
+@cache
+def load_contract() -> Contract:
+    """The packaged contract (cached: it is read once per process)."""
+    text = resources.files(__package__).joinpath(CONTRACT_FILE).read_text(encoding="utf-8")
+    contract = Contract(tuple(_parse_field(raw) for raw in tomllib.loads(text)["field"]))
+    _heading_lookup(contract)
+    return contract

@@ -1,0 +1,326 @@
+"""Reading a force's return: any accepted format into raw text cells with row numbers.
+
+A return may put its data on any sheet, below title rows and banners, with blank rows and
+columns anywhere and its columns in any order. This module finds every data sheet (one
+whose header row holds the contract's required headings), maps the headings to canonical
+fields by normalised text, and yields the data rows as text with the row number a
+spreadsheet program would show. It never interprets values: that is ``normalise``.
+
+Anything that cannot be read raises :class:`ReturnRefused` naming the file and the
+problem; the caller records the refusal and carries on with the other forces.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import fastexcel
+import pandas as pd
+
+from vawg_pipeline.contract import Contract, load_contract
+from vawg_pipeline.contract.fields import heading_without_hint, normalise_heading
+
+SPREADSHEET_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods")
+ACCEPTED_FORMATS = (*SPREADSHEET_FORMATS, ".csv")
+
+# How far down a sheet the header row may sit (title rows, logos, merged banners).
+HEADER_SEARCH_ROWS = 40
+ROW_COLUMN = "_row"
+TOTAL_LABELS = {"total", "totals", "grandtotal"}
+# A sheet "looks like the return" but lacks columns when at least this many required
+# headings are on one row: then the refusal names the missing headings.
+PARTIAL_HEADER_MIN = 3
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+class ReturnRefused(Exception):
+    """The file cannot be ingested at all; the message names the file and the problem."""
+
+    def __init__(self, file_name: str, problem: str):
+        self.file_name = file_name
+        self.problem = problem
+        super().__init__(f"{file_name}: {problem}")
+
+
+@dataclass
+class RawSheet:
+    """One data sheet of a return: text cells under canonical field names."""
+
+    sheet: str
+    header_row: int  # 1-based, as a spreadsheet program shows it
+    columns: dict[str, str]  # canonical field -> heading as the force wrote it
+    extra_columns: list[str]
+    data: pd.DataFrame  # canonical field columns (str or NA) plus ROW_COLUMN
+
+
+@dataclass
+class RawReturn:
+    file_name: str
+    sheets: list[RawSheet]
+    ignored_sheets: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return sum(len(s.data) for s in self.sheets)
+
+    @property
+    def extra_columns(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for s in self.sheets:
+            seen.update(dict.fromkeys(s.extra_columns))
+        return list(seen)
+
+
+def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
+    """Read every data sheet of the return at ``path``."""
+    contract = contract or load_contract()
+    path = Path(path)
+    name = path.name
+    suffix = path.suffix.lower()
+    if suffix not in ACCEPTED_FORMATS:
+        raise ReturnRefused(
+            name, f"format {suffix or '(none)'} is not accepted (accepted: "
+            f"{', '.join(ACCEPTED_FORMATS)})"
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ReturnRefused(name, f"cannot be opened: {exc.strerror}") from exc
+    if size == 0:
+        raise ReturnRefused(name, "the file is empty (0 bytes)")
+
+    grids = _read_csv(path) if suffix == ".csv" else _read_spreadsheet(path)
+    sheets: list[RawSheet] = []
+    ignored: list[str] = []
+    best_partial: tuple[int, str, int, list[str]] | None = None
+    for sheet_name, grid in grids:
+        found = _find_header(grid, contract)
+        if found is None:
+            ignored.append(sheet_name)
+            continue
+        header_index, mapping, missing = found
+        if missing:
+            ignored.append(sheet_name)
+            matched = len(contract.required) - len(missing)
+            if best_partial is None or matched > best_partial[0]:
+                best_partial = (matched, sheet_name, header_index + 1, missing)
+            continue
+        sheets.append(_data_sheet(name, sheet_name, grid, header_index, mapping))
+
+    if not sheets:
+        if best_partial is not None and best_partial[0] >= PARTIAL_HEADER_MIN:
+            _, sheet_name, row, missing = best_partial
+            headings = "; ".join(
+                f"{f} (e.g. {', '.join(contract[f].headings[:2])})" for f in missing
+            )
+            raise ReturnRefused(
+                name,
+                f"sheet {sheet_name!r}, header row {row}: required column(s) missing: "
+                f"{headings}",
+            )
+        raise ReturnRefused(
+            name,
+            "no sheet looks like the return: no row within the first "
+            f"{HEADER_SEARCH_ROWS} rows of any sheet ({', '.join(ignored) or 'none'}) holds "
+            "the required headings "
+            f"({', '.join(f.name for f in contract.required)})",
+        )
+    return RawReturn(file_name=name, sheets=sheets, ignored_sheets=ignored)
+
+
+# --- formats ----------------------------------------------------------------------------
+
+
+def _read_spreadsheet(path: Path) -> list[tuple[str, pd.DataFrame]]:
+    name = path.name
+    head = path.open("rb").read(8)
+    if head == _OLE_MAGIC and path.suffix.lower() != ".xls":
+        # An .xlsx/.ods inside an OLE container is what Office writes when a workbook
+        # is password-protected.
+        raise ReturnRefused(name, "the workbook is password-protected (encrypted); "
+                            "send it without a password")
+    if path.suffix.lower() == ".xls" and head == _OLE_MAGIC and _is_encrypted_ole(path):
+        raise ReturnRefused(name, "the workbook is password-protected (encrypted); "
+                            "send it without a password")
+    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods") and not zipfile.is_zipfile(path):
+        raise ReturnRefused(
+            name, f"not a readable {path.suffix.lower()} workbook (the file is corrupt, "
+            "truncated or not a spreadsheet)"
+        )
+    try:
+        reader = fastexcel.read_excel(str(path))
+        grids = []
+        for sheet_name in reader.sheet_names:
+            # skip_rows=0 keeps leading blank rows, so index 0 is spreadsheet row 1.
+            sheet = reader.load_sheet(sheet_name, header_row=None, skip_rows=0,
+                                      dtypes="string")
+            frame = sheet.to_arrow().to_pandas()
+            # Absolute column positions, so "column C" in a message is column C.
+            frame.columns = [c.absolute_index for c in sheet.available_columns()]
+            grids.append((sheet_name, frame))
+    except ReturnRefused:
+        raise
+    except Exception as exc:  # fastexcel raises its own error types per failure
+        raise ReturnRefused(
+            name, f"cannot be read as a spreadsheet ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]}); the file is corrupt, truncated or not a "
+            f"{path.suffix.lower()} workbook"
+        ) from exc
+    return grids
+
+
+def _is_encrypted_ole(path: Path) -> bool:
+    try:
+        import msoffcrypto
+
+        with path.open("rb") as handle:
+            return bool(msoffcrypto.OfficeFile(handle).is_encrypted())
+    except Exception:
+        return False
+
+
+def _decode_csv(raw: bytes, name: str) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # Windows-1252 leaves five bytes undefined; a file using them is not a CSV we know.
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise ReturnRefused(
+            name, f"CSV is neither UTF-8 nor Windows-1252 (byte {raw[exc.start]:#x} at "
+            f"offset {exc.start})"
+        ) from exc
+
+
+def _read_csv(path: Path) -> list[tuple[str, pd.DataFrame]]:
+    name = path.name
+    raw = path.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise ReturnRefused(name, "not a text CSV file (it contains binary data)")
+    text = _decode_csv(raw, name)
+    try:
+        dialect = csv.Sniffer().sniff(text[:20000], delimiters=",;\t|")
+        delimiter = dialect.delimiter
+    except csv.Error:
+        delimiter = ","
+    try:
+        # One list per CSV record, so a quoted multi-line cell stays one record and the
+        # record number is the row number the contract asks for.
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise ReturnRefused(name, f"CSV cannot be parsed: {exc}") from exc
+    width = max((len(r) for r in records), default=0)
+    if width == 0:
+        raise ReturnRefused(name, "the CSV holds no data")
+    frame = pd.DataFrame([r + [None] * (width - len(r)) for r in records], dtype=object)
+    return [(path.stem, frame)]
+
+
+# --- header and data rows --------------------------------------------------------------
+
+
+def _field_for_heading(cell: object, lookup: dict[str, str]) -> str | None:
+    if cell is None or (isinstance(cell, float) and pd.isna(cell)):
+        return None
+    return lookup.get(normalise_heading(cell)) or lookup.get(heading_without_hint(cell))
+
+
+def _find_header(
+    grid: pd.DataFrame, contract: Contract
+) -> tuple[int, dict[int, str], list[str]] | None:
+    """The first row holding every required heading; else the best partial row.
+
+    Returns (row index, column index -> field, missing required fields) or None when no
+    row names any required field.
+    """
+    lookup = contract.heading_lookup
+    required = [f.name for f in contract.required]
+    best: tuple[int, dict[int, str], list[str]] | None = None
+    for index in range(min(HEADER_SEARCH_ROWS, len(grid))):
+        mapping = {
+            col: f
+            for col, cell in grid.iloc[index].items()
+            if (f := _field_for_heading(cell, lookup)) is not None
+        }
+        present = set(mapping.values())
+        missing = [f for f in required if f not in present]
+        if not missing:
+            return index, mapping, []
+        if len(missing) < len(required) and (best is None or len(missing) < len(best[2])):
+            best = (index, mapping, missing)
+    return best
+
+
+def _data_sheet(
+    file_name: str, sheet_name: str, grid: pd.DataFrame, header_index: int,
+    mapping: dict[int, str]
+) -> RawSheet:
+    header = grid.iloc[header_index]
+    by_field: dict[str, list[int]] = {}
+    for col, f in mapping.items():
+        by_field.setdefault(f, []).append(col)
+    for f, cols in by_field.items():
+        if len(cols) > 1:
+            headings = ", ".join(repr(str(header[c]).strip()) for c in cols)
+            raise ReturnRefused(
+                file_name, f"sheet {sheet_name!r}, header row {header_index + 1}: columns "
+                f"{headings} all mean {f}; keep one"
+            )
+    body = grid.iloc[header_index + 1:]
+    text = body.apply(lambda col: col.astype("string").str.strip()).replace("", pd.NA)
+    empty = text.isna().all(axis=1)
+    # A totals row has "Total" somewhere and no case or subject reference of its own.
+    keys = [c for c in mapping if mapping[c] in ("case_reference", "subject_reference")]
+    candidates = ~empty
+    for c in keys:
+        label = text[c].str.lower().str.replace(r"[^a-z]", "", regex=True)
+        candidates &= text[c].isna() | label.isin(TOTAL_LABELS)
+    totals = pd.Series(False, index=text.index)
+    if candidates.any():
+        labelled = text[candidates].apply(
+            lambda col: col.str.lower().str.replace(r"[^a-z]", "", regex=True)
+            .isin(TOTAL_LABELS)
+        ).any(axis=1)
+        totals[labelled.index] = labelled
+    keep = ~(empty | totals)
+
+    data = pd.DataFrame(
+        {f: text.loc[keep, col] for col, f in mapping.items()}, index=text.index[keep]
+    )
+    data[ROW_COLUMN] = (data.index.to_numpy() + 1).astype("int64")
+    data = data.reset_index(drop=True)
+
+    extra: list[str] = []
+    for col, cell in header.items():
+        if col in mapping:
+            continue
+        heading = None if cell is None or pd.isna(cell) else str(cell).strip()
+        if heading:
+            extra.append(heading)
+        elif text.loc[keep, col].notna().any():
+            extra.append(f"(unnamed column {_column_letter(int(col))})")
+    return RawSheet(
+        sheet=sheet_name,
+        header_row=header_index + 1,
+        columns={f: str(header[col]).strip() for col, f in mapping.items()},
+        extra_columns=extra,
+        data=data,
+    )
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters

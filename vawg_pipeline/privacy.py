@@ -1,0 +1,81 @@
+"""Personal data at ingestion: keyed pseudonyms for subject references.
+
+A subject's warrant, staff or collar number is replaced by an HMAC-SHA256 of the force
+code and the normalised reference under a secret key from the environment
+(``VAWG_PSEUDONYM_KEY``). The same subject in the same force always gets the same
+pseudonym, so analysts can follow repeat subjects; nobody without the key can reverse it.
+The store keeps only the key's fingerprint and refuses pseudonyms made with another key.
+
+Names and notes never get this far: ``ingest.normalise`` drops them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+KEY_ENV = "VAWG_PSEUDONYM_KEY"
+PSEUDONYM_HEX_CHARS = 32  # 128 bits of the HMAC: collisions are not a practical concern
+_FINGERPRINT_LABEL = b"vawg-pipeline pseudonym key fingerprint v1"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PseudonymKey:
+    secret: bytes
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the key without revealing it (stored beside the pseudonyms)."""
+        return hmac.new(self.secret, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
+
+    def pseudonymise(self, force_code: str, references: pd.Series) -> pd.Series:
+        """Pseudonyms for already-normalised references (one HMAC per distinct value)."""
+        prefix = f"{force_code}\x1f".encode()
+        distinct = references.dropna().unique()
+        mapping = {
+            ref: hmac.new(self.secret, prefix + str(ref).encode(), hashlib.sha256)
+            .hexdigest()[:PSEUDONYM_HEX_CHARS]
+            for ref in distinct
+        }
+        return references.map(mapping)
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"PseudonymKey(fingerprint={self.fingerprint})"
+
+
+def make_owner_only_dir(path: Path) -> Path:
+    """Create a folder (and parents) readable by its owner only: it holds personal data."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
+def load_key(secret: str | None, local_key_file: Path) -> PseudonymKey:
+    """The key from the environment; on a local run without one, a key kept in a file.
+
+    The local file is created once, owner-only, with a warning: fine for trying the
+    pipeline, not for production, where the key comes from a secret store.
+    """
+    if secret:
+        return PseudonymKey(secret.encode())
+    if local_key_file.exists():
+        return PseudonymKey(local_key_file.read_text(encoding="utf-8").strip().encode())
+    make_owner_only_dir(local_key_file.parent)
+    fd = os.open(local_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_hex(32))
+    log.warning(
+        "%s is not set: created a local pseudonym key in %s (owner-only). Set %s from a "
+        "secret store in production; pseudonyms made with different keys never mix.",
+        KEY_ENV, local_key_file, KEY_ENV,
+    )
+    return PseudonymKey(local_key_file.read_text(encoding="utf-8").strip().encode())
