@@ -49,6 +49,18 @@ class Constraint:
         )
 
 
+@dataclass(frozen=True)
+class Line:
+    """One line of a table: ``total`` equals the sum of ``parts`` (cell indices). Used by
+    the rule that a line whose only non-zero part is withheld withholds another part."""
+
+    total: int
+    parts: tuple[int, ...]
+
+    def constraint(self) -> Constraint:
+        return Constraint.total(self.total, self.parts)
+
+
 @dataclass
 class LinkedCells:
     """Cells, their true values, the additive constraints that link them, and attackers.

@@ -1,0 +1,28 @@
+"""The one Dagster ``Definitions`` of vawg-pipeline: assets, checks, resources, jobs,
+the nightly schedule and the landing-folder sensor. Loaded by ``dagster dev``
+(workspace.yaml), ``dg dev`` ([tool.dg] in pyproject.toml) and ``vawg-pipeline refresh``.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from vawg_pipeline.defs import automation, ingestion, national
+from vawg_pipeline.defs.resources import default_resources
+
+defs = dg.Definitions(
+    assets=[ingestion.force_returns, national.national_store, national.analyst_snapshot],
+    asset_checks=[
+        ingestion.rows_conserved,
+        ingestion.no_refused_returns,
+        national.store_conforms_to_contract,
+        national.returns_are_fresh,
+    ],
+    jobs=[automation.refresh_job],
+    schedules=[automation.nightly_refresh],
+    sensors=[automation.new_return_sensor],
+    resources=default_resources(),
+    # One process per run: the store has one writer, the ingestion step uses both cores
+    # itself, and a process per step would add seconds for nothing.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,159 @@
+"""The national store as assets: the collated tables, their checks, the analysts' snapshot."""
+
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+import pandas as pd
+
+from vawg_pipeline.contract import load_contract
+from vawg_pipeline.defs.ingestion import OWNERS, STORE_POOL, force_returns
+from vawg_pipeline.defs.metadata import column_schema, markdown_table
+from vawg_pipeline.defs.resources import NationalStore
+from vawg_pipeline.forces import load_forces
+from vawg_pipeline.privacy import PSEUDONYM_HEX_CHARS
+from vawg_pipeline.store import national
+from vawg_pipeline.store.schema import table_columns
+
+# A force whose newest accepted return is older than this is flagged (not failed).
+MAX_RETURN_AGE_DAYS = int(os.environ.get("VAWG_MAX_RETURN_AGE_DAYS", "120"))
+
+COVERAGE_SQL = """
+    SELECT f.force_code, f.force_name, s.file_name, s.received_at, s.rows_read,
+           s.rows_stored, s.rows_quarantined,
+           round(s.rows_quarantined / nullif(s.rows_read, 0), 4) AS quarantine_rate,
+           coalesce(s.status, 'no return') AS status
+    FROM forces f LEFT JOIN submissions s
+      ON s.force_code = f.force_code AND s.status = 'accepted'
+    ORDER BY f.force_code
+"""
+
+
+@dg.asset(
+    deps=[force_returns],
+    group_name="national",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    pool=STORE_POOL,
+    retry_policy=dg.RetryPolicy(max_retries=2, delay=10),
+    metadata={"dagster/column_schema": column_schema(table_columns("cases"))},
+)
+def national_store(store: NationalStore) -> dg.MaterializeResult:
+    """The national collation: every force's current return, pseudonymised, in DuckDB.
+
+    Tables ``forces``, ``submissions``, ``cases`` and ``quarantine`` (documented in the
+    database with ``COMMENT ON``). Restricted: case-level data for authorised analysts,
+    who read the snapshot published after the checks pass, never this file.
+    """
+    with store.connection() as con:
+        national.sync_forces(con, load_forces())
+        coverage = con.execute(COVERAGE_SQL).df()
+        counts = con.execute("""
+            SELECT (SELECT count(*) FROM cases) AS individuals,
+                   (SELECT count(DISTINCT (force_code, case_reference)) FROM cases) AS cases,
+                   (SELECT count(*) FROM quarantine) AS problems,
+                   (SELECT count(DISTINCT (force_code, sheet, row_number))
+                      FROM quarantine) AS rows_quarantined
+        """).fetchone()
+        by_type = con.execute("""
+            SELECT case_type, count(DISTINCT (force_code, case_reference)) AS cases,
+                   count(*) AS individuals
+            FROM cases GROUP BY case_type ORDER BY case_type
+        """).df()
+        con.execute("CHECKPOINT")
+    with_return = coverage[coverage["status"] == "accepted"]
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": int(counts[0]),
+        "cases": int(counts[1]),
+        "individuals (subject-per-case rows)": int(counts[0]),
+        "rows quarantined": int(counts[3]),
+        "quarantine problems": int(counts[2]),
+        "forces with a return": len(with_return),
+        "forces without a return": dg.MetadataValue.md(
+            ", ".join(coverage.loc[coverage["status"] != "accepted", "force_code"])
+            or "(none)"),
+        "by case type": dg.MetadataValue.md(markdown_table(by_type)),
+        "coverage": dg.MetadataValue.md(markdown_table(coverage, 60)),
+        "store": dg.MetadataValue.path(str(store.store_path().resolve())),
+    })
+
+
+@dg.asset_check(asset=national_store, blocking=True)
+def store_conforms_to_contract(store: NationalStore) -> dg.AssetCheckResult:
+    """Only canonical values, unique keys, pseudonyms only, rows from accepted returns."""
+    contract = load_contract()
+    problems: list[tuple[str, int]] = []
+    with store.reader() as con:
+        def count(sql: str) -> int:
+            return int(con.execute(sql).fetchone()[0])
+
+        for f in contract.stored:
+            if f.kind == "category" and f.values:
+                allowed = ", ".join("'" + v.replace("'", "''") + "'" for v in f.values)
+                problems.append((f"{f.name} not canonical", count(
+                    f"SELECT count(*) FROM cases WHERE {f.name} IS NOT NULL "
+                    f"AND {f.name} NOT IN ({allowed})")))
+            if f.required and f.name != "subject_reference":
+                problems.append((f"{f.name} missing", count(
+                    f"SELECT count(*) FROM cases WHERE {f.name} IS NULL")))
+        problems.append(("duplicate (force, case, subject)", count("""
+            SELECT count(*) FROM (SELECT 1 FROM cases
+            GROUP BY force_code, case_reference, subject_pseudonym HAVING count(*) > 1)""")))
+        problems.append(("subject not a pseudonym", count(
+            "SELECT count(*) FROM cases WHERE NOT regexp_full_match(subject_pseudonym, "
+            f"'[0-9a-f]{{{PSEUDONYM_HEX_CHARS}}}')")))
+        problems.append(("row not from the force's accepted return", count("""
+            SELECT count(*) FROM cases c WHERE NOT EXISTS (SELECT 1 FROM submissions s
+            WHERE s.force_code = c.force_code AND s.sha256 = c.source_sha256
+              AND s.status = 'accepted')""")))
+        problems.append(("finalised without outcome", count(
+            "SELECT count(*) FROM cases WHERE status = 'finalised' AND "
+            "(outcome IS NULL OR date_finalised IS NULL)")))
+    table = pd.DataFrame(problems, columns=["rule", "rows breaking it"])
+    return dg.AssetCheckResult(
+        passed=bool((table["rows breaking it"] == 0).all()),
+        metadata={"rules": dg.MetadataValue.md(markdown_table(table))},
+    )
+
+
+@dg.asset_check(asset=national_store)
+def returns_are_fresh(store: NationalStore) -> dg.AssetCheckResult:
+    """Flags forces with no return, or whose newest accepted return is old."""
+    cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=MAX_RETURN_AGE_DAYS)
+    with store.reader() as con:
+        coverage = con.execute(COVERAGE_SQL).df()
+    stale = coverage[(coverage["status"] != "accepted") | (coverage["received_at"] < cutoff)]
+    return dg.AssetCheckResult(
+        passed=stale.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "max age (days)": MAX_RETURN_AGE_DAYS,
+            "stale or missing forces": len(stale),
+            "forces": dg.MetadataValue.md(markdown_table(
+                stale[["force_code", "status", "file_name", "received_at"]], 60)),
+        },
+    )
+
+
+@dg.asset(
+    deps=[national_store],
+    group_name="national",
+    kinds={"duckdb"},
+    owners=OWNERS,
+    pool=STORE_POOL,
+)
+def analyst_snapshot(store: NationalStore) -> dg.MaterializeResult:
+    """The read-only copy of the national store that analysts open.
+
+    Published atomically beside the store (``vawg_snapshot.duckdb``) once the store's
+    checks pass, so an analyst's open session never blocks a run and never sees a
+    half-written file.
+    """
+    with store.connection(check_key=False) as con:
+        con.execute("CHECKPOINT")
+    target = national.publish_snapshot(store.store_path())
+    return dg.MaterializeResult(metadata={
+        "snapshot": dg.MetadataValue.path(str(target.resolve())),
+        "size (bytes)": target.stat().st_size,
+    })

@@ -1,0 +1,130 @@
+"""Dagster resources: where returns land, the national store, the published outputs.
+
+Each is configured from the environment (``VAWG_INCOMING``, ``VAWG_WAREHOUSE``,
+``VAWG_PSEUDONYM_KEY``, ``VAWG_PUBLISHED``, ``VAWG_FEEDBACK``) with a local default, so a
+fresh clone runs on the sample data in ``data/`` and production points elsewhere
+without code changes.
+"""
+
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster._utils.backoff import backoff
+from pydantic import Field
+
+from vawg_pipeline.privacy import KEY_ENV, PseudonymKey, load_key, make_owner_only_dir
+from vawg_pipeline.store import national
+from vawg_pipeline.store.schema import connect
+
+DEFAULT_INCOMING = "data/incoming"
+DEFAULT_WAREHOUSE = "data/warehouse/vawg.duckdb"
+DEFAULT_PUBLISHED = "data/published/vawg_published.duckdb"
+DEFAULT_FEEDBACK = "data/feedback"
+LOCAL_KEY_FILE = ".pseudonym_key"
+
+
+def env_or(name: str, default: str) -> str | dg.EnvVar:
+    """An ``EnvVar`` when the variable is set, else the local default.
+
+    ``EnvVar`` keeps the value out of the run config shown in the UI and is read where
+    the run happens; the default keeps a fresh clone working with nothing set.
+    """
+    return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+class LandingFolder(dg.ConfigurableResource):
+    """The landing folder: one sub-folder per force code, each holding its returns."""
+
+    path: str = Field(default=DEFAULT_INCOMING, description="Landing folder (VAWG_INCOMING).")
+
+    def root(self) -> Path:
+        return Path(self.path)
+
+
+class NationalStore(dg.ConfigurableResource):
+    """The national DuckDB store (restricted: pseudonymised case-level data)."""
+
+    path: str = Field(default=DEFAULT_WAREHOUSE, description="Store file (VAWG_WAREHOUSE).")
+    pseudonym_key: str | None = Field(
+        default=None,
+        description=f"Secret key of the subject pseudonyms ({KEY_ENV}). Unset on a local "
+        "run: a key is created once beside the store, owner-only.",
+    )
+
+    def store_path(self) -> Path:
+        return Path(self.path)
+
+    def key(self) -> PseudonymKey:
+        return load_key(self.pseudonym_key, self.store_path().parent / LOCAL_KEY_FILE)
+
+    @contextmanager
+    def connection(self, check_key: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection; waits while another process holds the file."""
+        make_owner_only_dir(self.store_path().parent)
+        con = backoff(
+            fn=national.open_store,
+            retry_on=(duckdb.IOException,),
+            kwargs={"path": self.store_path(), "key": self.key() if check_key else None},
+            max_retries=12,  # ~2 minutes of exponential backoff
+        )
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection (the store must exist)."""
+        con = backoff(
+            fn=connect, retry_on=(duckdb.IOException,),
+            kwargs={"path": self.store_path(), "read_only": True}, max_retries=12,
+        )
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class PublishedOutputs(dg.ConfigurableResource):
+    """Where the suppressed, audited outputs are published, and the rules they follow."""
+
+    path: str = Field(default=DEFAULT_PUBLISHED,
+                      description="Published DuckDB file (VAWG_PUBLISHED); CSV files and "
+                      "the workbook sit beside it.")
+    period_start: str = Field(default="2021-10-01",
+                              description="First day of the reporting period (inclusive).")
+    period_end: str = Field(default="2022-03-31",
+                            description="Last day of the reporting period (inclusive).")
+    threshold: int = Field(default=5, description="Counts 1 to threshold-1 are withheld.")
+    protection_width: int = Field(
+        default=5, description="Every withheld small cell's feasible range must span at "
+        "least this much (hi - lo).")
+
+    def published_path(self) -> Path:
+        return Path(self.path)
+
+
+class FeedbackFolder(dg.ConfigurableResource):
+    """Where per-force feedback workbooks are written (VAWG_FEEDBACK)."""
+
+    path: str = Field(default=DEFAULT_FEEDBACK, description="Feedback folder.")
+
+    def root(self) -> Path:
+        return Path(self.path)
+
+
+def default_resources() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "landing": LandingFolder(path=env_or("VAWG_INCOMING", DEFAULT_INCOMING)),
+        "store": NationalStore(
+            path=env_or("VAWG_WAREHOUSE", DEFAULT_WAREHOUSE),
+            pseudonym_key=dg.EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else None,
+        ),
+        "published": PublishedOutputs(path=env_or("VAWG_PUBLISHED", DEFAULT_PUBLISHED)),
+        "feedback": FeedbackFolder(path=env_or("VAWG_FEEDBACK", DEFAULT_FEEDBACK)),
+    }

@@ -1,0 +1,178 @@
+"""Turning the published tables into one set of linked cells.
+
+Tables that count the same thing share cells: two rows of two tables are the same cell
+when they have the same unit, the same population and the same non-Total dimension
+values. The ``force = Total`` row of cases_by_force *is* the cases_by_case_type table;
+the VAWG category margins of individuals_by_vawg_category and of
+individuals_by_force_and_vawg_category are the same numbers. Suppression must treat
+them as one variable, or a cell withheld in one table could be read off another.
+
+Every table contributes one additive constraint per *line*: for each dimension and
+each combination of values of the other dimensions (Totals included), the sum over the
+dimension's categories equals the row with that dimension at Total.
+
+An insider is a force: it knows every cell whose force value is its own code, in every
+table that has the force dimension.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from vawg_pipeline.disclosure.problem import Line, LinkedCells
+from vawg_pipeline.disclosure.specs import TOTAL, TableSpec
+
+CellKey = tuple[str, str, tuple[tuple[str, str], ...]]
+"""(unit, population, sorted ((dimension, value), ...) without Totals)."""
+
+
+@dataclass
+class LinkedTables:
+    """The published tables as one cell problem, and where each table row lives."""
+
+    cells: LinkedCells
+    keys: list[CellKey]
+    lines: list[Line]
+    row_cells: dict[str, np.ndarray]  # table_id -> cell index of each row, in row order
+    row_labels: dict[str, list[str]]  # table_id -> readable 'dim=value, ...' per row
+    table_order: list[str]
+
+    def cell_tables(self) -> list[list[str]]:
+        """For each cell, the tables it appears in (in table order)."""
+        result: list[list[str]] = [[] for _ in range(self.cells.n)]
+        for table_id in self.table_order:
+            for cell in dict.fromkeys(self.row_cells[table_id].tolist()):
+                result[cell].append(table_id)
+        return result
+
+
+def cell_label(key: CellKey) -> str:
+    """A readable, table-independent name for a cell (never its value)."""
+    unit, population, coords = key
+    where = ", ".join(f"{d}={v}" for d, v in coords) or "grand total"
+    scope = unit if population == "all" else f"{unit} ({population})"
+    return f"{scope}: {where}"
+
+
+def row_label(dimensions: Sequence[str], values: Sequence[object]) -> str:
+    """The 'dim=value, dim=value' label of one table row."""
+    return ", ".join(f"{d}={v}" for d, v in zip(dimensions, values, strict=True))
+
+
+def link_tables(
+    tables: Mapping[str, pd.DataFrame],
+    specs: Mapping[str, TableSpec],
+    *,
+    value_column: str = "value",
+    force_dimension: str | None = "force",
+    withheld_lower_bound: float = 0.0,
+) -> LinkedTables:
+    """Build the linked cell problem of ``tables`` (long form, as ``count_table`` makes).
+
+    Tables are taken in table_id order so that the cell numbering, and so every
+    tie-break of the solver, does not depend on the order the caller listed them in.
+    Raises ValueError if two tables disagree about a shared cell.
+    """
+    missing = sorted(set(tables) - set(specs))
+    if missing:
+        raise KeyError(f"no spec for tables {missing}")
+    order = sorted(tables)
+    index: dict[CellKey, int] = {}
+    keys: list[CellKey] = []
+    values: list[float] = []
+    row_cells: dict[str, np.ndarray] = {}
+    row_labels: dict[str, list[str]] = {}
+    lines: dict[tuple[int, tuple[int, ...]], Line] = {}
+
+    for table_id in order:
+        spec = specs[table_id]
+        frame = tables[table_id]
+        dims = list(spec.dimensions)
+        absent = [c for c in (*dims, value_column) if c not in frame.columns]
+        if absent:
+            raise KeyError(f"{table_id}: missing columns {absent}")
+        labels = frame[dims].astype(str)
+        table_values = pd.to_numeric(frame[value_column]).to_numpy(dtype=float)
+        cells = np.empty(len(frame), dtype=np.int64)
+        records = labels.itertuples(index=False, name=None)
+        for row, coords in enumerate(records):
+            key: CellKey = (
+                spec.unit,
+                spec.population,
+                tuple(sorted((d, v) for d, v in zip(dims, coords, strict=True) if v != TOTAL)),
+            )
+            cell = index.get(key)
+            if cell is None:
+                cell = len(keys)
+                index[key] = cell
+                keys.append(key)
+                values.append(table_values[row])
+            elif values[cell] != table_values[row]:
+                raise ValueError(
+                    f"{table_id}: {row_label(dims, coords)} is {table_values[row]:g} here but "
+                    f"{values[cell]:g} in another table: shared cells must agree"
+                )
+            cells[row] = cell
+        row_cells[table_id] = cells
+        row_labels[table_id] = [
+            row_label(dims, coords) for coords in labels.itertuples(index=False, name=None)
+        ]
+
+        # One line per (dimension, values of the other dimensions).
+        for d in dims:
+            others = [o for o in dims if o != d]
+            is_total = (labels[d] == TOTAL).to_numpy()
+            other_keys = (
+                list(labels[others].itertuples(index=False, name=None))
+                if others
+                else [()] * len(frame)
+            )
+            totals: dict[tuple, int] = {}
+            parts: dict[tuple, list[int]] = {}
+            for row in range(len(frame)):
+                k = other_keys[row]
+                if is_total[row]:
+                    totals[k] = int(cells[row])
+                else:
+                    parts.setdefault(k, []).append(int(cells[row]))
+            for k, total_cell in totals.items():
+                members = tuple(parts.get(k, []))
+                if not members:
+                    continue
+                canonical = (total_cell, tuple(sorted(members)))
+                lines.setdefault(canonical, Line(total=total_cell, parts=members))
+
+    value_array = np.asarray(values, dtype=float)
+    lower = np.where(value_array > 0, min(withheld_lower_bound, 1.0), 0.0)
+    attackers: dict[str, np.ndarray] = {}
+    if force_dimension:
+        by_force: dict[str, list[int]] = {}
+        for cell, (_, _, coords) in enumerate(keys):
+            for d, v in coords:
+                if d == force_dimension:
+                    by_force.setdefault(v, []).append(cell)
+        for force, members in sorted(by_force.items()):
+            mask = np.zeros(len(keys), dtype=bool)
+            mask[members] = True
+            attackers[force] = mask
+
+    line_list = list(lines.values())
+    cells_problem = LinkedCells(
+        values=value_array,
+        constraints=[line.constraint() for line in line_list],
+        labels=[cell_label(k) for k in keys],
+        lower=lower,
+        attackers=attackers,
+    )
+    return LinkedTables(
+        cells=cells_problem,
+        keys=keys,
+        lines=line_list,
+        row_cells=row_cells,
+        row_labels=row_labels,
+        table_order=order,
+    )

@@ -1,0 +1,1 @@
+"""The national DuckDB store: schema, replace-a-force transactions, snapshot."""

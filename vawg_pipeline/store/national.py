@@ -1,0 +1,200 @@
+"""Writing the national store: a force's return replaced whole, in one transaction.
+
+Every write here is one DuckDB transaction, so a run that fails part-way leaves each
+force's rows either wholly as before or wholly replaced, never half a force.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from vawg_pipeline.forces import Force
+from vawg_pipeline.ingest.returns import CASE_COLUMNS, QUARANTINE_COLUMNS, IngestResult
+from vawg_pipeline.privacy import PseudonymKey, make_owner_only_dir
+from vawg_pipeline.store.schema import connect, ensure_schema
+
+SNAPSHOT_NAME = "vawg_snapshot.duckdb"
+SUBMISSION_COLUMNS = [
+    "force_code", "file_name", "sha256", "received_at", "ingested_at", "status", "error",
+    "rows_read", "rows_stored", "rows_quarantined", "sheets", "extra_columns",
+]
+
+
+class KeyMismatch(RuntimeError):
+    """The store's pseudonyms were made with another key: mixing them would be wrong."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def open_store(path: Path, key: PseudonymKey | None = None) -> duckdb.DuckDBPyConnection:
+    """Open (creating if need be) the store, its schema current and its key checked."""
+    path = Path(path)
+    make_owner_only_dir(path.parent)
+    new = not path.exists()
+    con = connect(path)
+    if new:
+        path.chmod(0o600)
+    ensure_schema(con)
+    if key is not None:
+        check_key(con, key)
+    return con
+
+
+def check_key(con: duckdb.DuckDBPyConnection, key: PseudonymKey) -> None:
+    row = con.execute(
+        "SELECT value FROM store_metadata WHERE key = 'pseudonym_key_fingerprint'"
+    ).fetchone()
+    if row is None:
+        con.execute(
+            "INSERT INTO store_metadata VALUES ('pseudonym_key_fingerprint', ?)",
+            [key.fingerprint],
+        )
+    elif row[0] != key.fingerprint:
+        raise KeyMismatch(
+            f"the national store's pseudonyms were made with key {row[0]}, but the "
+            f"pseudonym key now configured is {key.fingerprint}: refusing to mix them. "
+            "Set VAWG_PSEUDONYM_KEY to the original key, or start a new store."
+        )
+
+
+def sync_forces(con: duckdb.DuckDBPyConnection, forces: Iterable[Force]) -> None:
+    frame = pd.DataFrame(
+        [(f.code, f.name, f.approx_officers) for f in forces],
+        columns=["force_code", "force_name", "approx_officers"],
+    )
+    con.execute("BEGIN")
+    con.execute("DELETE FROM forces")
+    con.execute("INSERT INTO forces SELECT * FROM frame")
+    con.execute("COMMIT")
+
+
+def submission_status(con: duckdb.DuckDBPyConnection, force_code: str, sha: str) -> str | None:
+    row = con.execute(
+        "SELECT status FROM submissions WHERE force_code = ? AND sha256 = ?",
+        [force_code, sha],
+    ).fetchone()
+    return None if row is None else row[0]
+
+
+def submissions_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every file seen, newest first within each force."""
+    return con.execute(
+        "SELECT * FROM submissions ORDER BY force_code, received_at DESC, ingested_at DESC"
+    ).df()
+
+
+def _upsert_submission(con: duckdb.DuckDBPyConnection, record: dict) -> None:
+    con.execute("DELETE FROM submissions WHERE force_code = ? AND sha256 = ?",
+                [record["force_code"], record["sha256"]])
+    values = [record.get(c) for c in SUBMISSION_COLUMNS]
+    placeholders = ", ".join("?" for _ in SUBMISSION_COLUMNS)
+    con.execute(f"INSERT INTO submissions ({', '.join(SUBMISSION_COLUMNS)}) "
+                f"VALUES ({placeholders})", values)
+
+
+def replace_force_return(con: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
+    """Make ``result`` the force's current return: its rows replace the old ones whole."""
+    cases = result.cases[CASE_COLUMNS]
+    quarantine = result.quarantine[QUARANTINE_COLUMNS]
+    con.execute("BEGIN")
+    try:
+        con.execute("DELETE FROM cases WHERE force_code = ?", [result.force_code])
+        con.execute("DELETE FROM quarantine WHERE force_code = ?", [result.force_code])
+        con.register("cases_frame", cases)
+        con.execute(f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) "
+                    f"SELECT {', '.join(CASE_COLUMNS)} FROM cases_frame")
+        con.register("quarantine_frame", quarantine)
+        con.execute(f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
+                    f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine_frame")
+        con.execute(
+            "UPDATE submissions SET status = 'superseded' "
+            "WHERE force_code = ? AND status = 'accepted'", [result.force_code],
+        )
+        _upsert_submission(con, {
+            "force_code": result.force_code, "file_name": result.file_name,
+            "sha256": result.sha256, "received_at": result.received_at,
+            "ingested_at": _now(), "status": "accepted", "error": None,
+            "rows_read": result.rows_read, "rows_stored": result.rows_stored,
+            "rows_quarantined": result.rows_quarantined,
+            "sheets": ", ".join(result.sheets),
+            "extra_columns": ", ".join(result.extra_columns),
+        })
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for view in ("cases_frame", "quarantine_frame"):
+            try:
+                con.unregister(view)
+            except Exception:  # never registered
+                pass
+
+
+def record_refusal(
+    con: duckdb.DuckDBPyConnection, force_code: str, file_name: str, sha: str,
+    received_at: datetime, error: str,
+) -> bool:
+    """Record a refused file once per content; the force's accepted return stays."""
+    if submission_status(con, force_code, sha) == "refused":
+        return False
+    _upsert_submission(con, {
+        "force_code": force_code, "file_name": file_name, "sha256": sha,
+        "received_at": received_at, "ingested_at": _now(), "status": "refused",
+        "error": error,
+    })
+    return True
+
+
+def withdraw_force(con: duckdb.DuckDBPyConnection, force_code: str) -> int:
+    """Remove a force's rows (the force withdrew its return); returns rows removed.
+
+    The withdrawn file stays recorded as ``withdrawn`` and is not re-ingested; a new
+    file from the force is.
+    """
+    con.execute("BEGIN")
+    try:
+        removed = con.execute("SELECT count(*) FROM cases WHERE force_code = ?",
+                              [force_code]).fetchone()[0]
+        con.execute("DELETE FROM cases WHERE force_code = ?", [force_code])
+        con.execute("DELETE FROM quarantine WHERE force_code = ?", [force_code])
+        con.execute("UPDATE submissions SET status = 'withdrawn' "
+                    "WHERE force_code = ? AND status = 'accepted'", [force_code])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return int(removed)
+
+
+def publish_snapshot(store_path: Path) -> Path:
+    """Copy the (closed) store to the analysts' read-only snapshot, atomically.
+
+    Analysts open the snapshot, never the store, so an open analyst session cannot
+    block a run; the rename means they never see a half-written file.
+    """
+    store_path = Path(store_path)
+    target = store_path.with_name(SNAPSHOT_NAME)
+    fd, tmp_name = tempfile.mkstemp(prefix=".snapshot-", suffix=".duckdb",
+                                    dir=store_path.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(store_path, tmp_name)
+        with open(tmp_name, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o400)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target
