@@ -159,10 +159,14 @@ class _DeviationModel:
         if status == highspy.HighsModelStatus.kOptimal:
             y = self._deviation(np.asarray(self.h.getSolution().col_value))
             return float(y[cell]), _support(y)
-        if status in (
-            highspy.HighsModelStatus.kUnbounded,
-            highspy.HighsModelStatus.kUnboundedOrInfeasible,
-        ) and direction == UP:
+        if (
+            status
+            in (
+                highspy.HighsModelStatus.kUnbounded,
+                highspy.HighsModelStatus.kUnboundedOrInfeasible,
+            )
+            and direction == UP
+        ):
             return np.inf, self._ray_witness(cell)
         problem = self.h.modelStatusToString(status)
         raise RuntimeError(f"HiGHS could not bound cell {cell}: {problem}")
@@ -308,9 +312,7 @@ class _Attack:
         self.apriori: dict[tuple[int, int], tuple[float, float]] = {}
         self.withheld = np.zeros(cells.n, dtype=bool)
         self.bounds = np.full((2, self.nattack, cells.n), np.nan)  # [UP]=hi dev, [DOWN]=lo dev
-        self.witness: list[dict[tuple[int, int], np.ndarray]] = [
-            {} for _ in range(self.nattack)
-        ]
+        self.witness: list[dict[tuple[int, int], np.ndarray]] = [{} for _ in range(self.nattack)]
 
     # -- evaluation --------------------------------------------------------------
     def evaluate(self, withheld: np.ndarray) -> None:
@@ -538,9 +540,7 @@ def _tolerance(cells: LinkedCells) -> float:
 # ---------------------------------------------------------------------------------------
 
 
-def audit_cells(
-    cells: LinkedCells, withheld: np.ndarray, protection: Protection
-) -> AttackResult:
+def audit_cells(cells: LinkedCells, withheld: np.ndarray, protection: Protection) -> AttackResult:
     """Attack a suppression pattern: every withheld cell's interval for the outsider
     and every insider, and whether each meets its requirement."""
     started = time.perf_counter()
@@ -581,7 +581,7 @@ class SuppressionResult:
     unresolved: list[tuple[str, int]] = field(default_factory=list)
 
 
-class _LineRule:
+class LineRule:
     """A line whose only non-zero part is withheld must withhold another part, or its
     published zeros would tell that everyone in the line is in the withheld part."""
 
@@ -595,7 +595,7 @@ class _LineRule:
             for cell in parts:
                 self.lines_of[int(cell)].append(k)
 
-    def _breached(self, parts: np.ndarray, withheld: np.ndarray) -> bool:
+    def breached(self, parts: np.ndarray, withheld: np.ndarray) -> bool:
         nonzero = parts[self.values[parts] > 0]
         if nonzero.size != 1 or not withheld[nonzero[0]]:
             return False
@@ -606,7 +606,7 @@ class _LineRule:
         mends most lines, then the first in cell order (all candidates are zeros)."""
         needs = []
         for parts in self.lines:
-            if self._breached(parts, withheld):
+            if self.breached(parts, withheld):
                 nonzero = parts[self.values[parts] > 0][0]
                 candidates = parts[(parts != nonzero) & self.allowed[parts]]
                 if candidates.size:
@@ -626,7 +626,7 @@ class _LineRule:
         """Would publishing ``cell`` make one of its lines breach the rule?"""
         trial = withheld.copy()
         trial[cell] = False
-        return any(self._breached(self.lines[k], trial) for k in self.lines_of.get(cell, []))
+        return any(self.breached(self.lines[k], trial) for k in self.lines_of.get(cell, []))
 
 
 def protect_cells(
@@ -659,7 +659,7 @@ def protect_cells(
     fixed = withheld.copy()  # never published again by the redundancy pass
     if start is not None:
         withheld |= np.asarray(start, dtype=bool)
-    line_rule = _LineRule(cells, lines) if lines else None
+    line_rule = LineRule(cells, lines) if lines else None
     line_cells = np.zeros(cells.n, dtype=bool)
     tol = _tolerance(cells)
     attack = _Attack(cells, protection, _DeviationModel(cells, stats), tol)

@@ -1,0 +1,179 @@
+"""A return in, store rows and quarantine out: every rule of the contract, every row kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from vawg_pipeline.ingest.returns import ingest_return
+from vawg_pipeline.privacy import PseudonymKey
+from vawg_pipeline_tests.conftest import HEADINGS, good_row, write_csv, write_xlsx
+
+
+def ingest(tmp_path: Path, rows, key: PseudonymKey, **kwargs):
+    return ingest_return(write_xlsx(tmp_path / "return.xlsx", rows, **kwargs), "kent", key)
+
+
+def reasons(result) -> dict[int, list[tuple[str, str]]]:
+    out: dict[int, list[tuple[str, str]]] = {}
+    for row in result.quarantine.itertuples():
+        out.setdefault(row.row_number, []).append((row.field, row.reason))
+    return out
+
+
+def test_clean_return_is_stored_whole_with_canonical_values(tmp_path, rows, key) -> None:
+    result = ingest(tmp_path, rows, key)
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (20, 20, 0)
+    cases = result.cases
+    assert set(cases["case_type"]) == {"conduct"}
+    assert set(cases["subject_role"]) == {"police officer"}
+    assert set(cases["restriction"]) == {"none"}  # blank means none
+    assert set(cases["outcome"]) == {"no further action"}
+    assert cases["date_recorded"].iloc[0] == dt.date(2021, 10, 6)
+    assert cases["criminal_investigation"].dtype == bool
+    assert cases["source_row"].tolist() == list(range(2, 22))
+    assert "subject_reference" not in cases and "subject_name" not in cases
+    assert "notes" not in cases
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "canonical"),
+    [
+        ("case_type", " public  COMPLAINTS ", "complaint"),
+        ("case_type", "R.C.M.", "conduct"),
+        ("subject_role", "pcsos", "pcso"),
+        ("subject_gender", "", "not recorded"),
+        ("subject_gender", "Not Stated", "not recorded"),
+        ("vawg_category", "Image based", "online or image-based abuse"),
+        ("vawg_category", "APSP", "abuse of position for a sexual purpose"),
+        ("restriction", "Restricted Duties", "restricted duties"),
+        ("restriction", "Neither", "none"),
+        ("criminal_investigation", " yes ", True),
+        ("criminal_investigation", "FALSE", False),
+        ("criminal_investigation", 1, True),
+        ("status", "Concluded", "finalised"),
+        ("outcome", "Would have been dismissed", "dismissed"),
+        ("outcome", "fww", "final written warning"),
+    ],
+)
+def test_spellings_normalise_to_canonical(tmp_path, key, field, written, canonical) -> None:
+    result = ingest(tmp_path, [good_row(1, **{field: written})], key)
+    assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
+    assert result.cases[field].iloc[0] == canonical
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["2021-10-05", "05/10/2021", "5/10/21", "5 Oct 2021", "05-Oct-21", "2021-10-05 14:30",
+     "05/10/2021 09:15", 44474, "44474", dt.datetime(2021, 10, 5, 14, 30)],
+)
+def test_every_day_first_date_form(tmp_path, key, written) -> None:
+    result = ingest(tmp_path, [good_row(1, date_recorded=written)], key)
+    assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
+    assert result.cases["date_recorded"].iloc[0] == dt.date(2021, 10, 5)
+
+
+def test_csv_dates_are_never_month_first(tmp_path, key) -> None:
+    rows = [good_row(1, date_recorded=dt.datetime(2021, 12, 1)),
+            good_row(2, date_recorded="12/13/2021")]
+    result = ingest_return(write_csv(tmp_path / "r.csv", rows), "kent", key)
+    assert result.cases["date_recorded"].tolist() == [dt.date(2021, 12, 1)]  # 01/12/2021
+    assert result.quarantine["field"].tolist() == ["date_recorded"]
+    assert "'12/13/2021' cannot be read as a date" in result.quarantine["reason"].iloc[0]
+
+
+def test_every_failure_of_every_row_is_quarantined_with_a_reason(tmp_path, key) -> None:
+    rows = [
+        good_row(1),
+        good_row(2, restriction="Maybe"),                         # unknown spelling
+        good_row(3, date_recorded="31/02/2021"),                  # not a date
+        good_row(4, date_recorded=dt.datetime(2022, 6, 1), status="Open", outcome=None,
+                 date_finalised=None),                          # after received
+        good_row(5, date_recorded=dt.datetime(1989, 12, 31)),     # before 1990
+        good_row(6, outcome=None),                                # finalised, no outcome
+        good_row(7, status="Live"),                               # ongoing with outcome, date
+        good_row(8, vawg_category=None, subject_role="Chief"),    # two problems, one row
+        good_row(9, date_finalised=dt.datetime(2021, 1, 1)),      # before recorded
+        good_row(10, subject_reference=None),                     # blank required
+        good_row(11, criminal_investigation="maybe"),
+    ]
+    result = ingest(tmp_path, rows, key)
+    assert result.rows_read == 11
+    assert result.rows_stored == 1
+    assert result.rows_quarantined == 10
+    by_row = reasons(result)
+    assert by_row[3] == [("restriction", "restriction: 'Maybe' is not an accepted value "
+                          "(accepted: suspended, restricted duties, none)")]
+    assert by_row[4][0][0] == "date_recorded" and "cannot be read" in by_row[4][0][1]
+    assert by_row[5] == [("date_recorded", "date_recorded: '2022-06-01' is after the file "
+                          "was received")]
+    assert "before 1990" in by_row[6][0][1]
+    assert by_row[7] == [("outcome", "outcome is blank, but a finalised case needs an "
+                          "outcome")]
+    assert sorted(f for f, _ in by_row[8]) == ["date_finalised", "outcome"]
+    assert sorted(f for f, _ in by_row[9]) == ["subject_role", "vawg_category"]
+    assert by_row[10][0][0] == "date_finalised" and "before date_recorded" in by_row[10][0][1]
+    assert by_row[11] == [("subject_reference", "subject_reference is blank, but a value "
+                           "is required")]
+    assert "not a yes/no flag" in by_row[12][0][1]
+    # rows read = stored + quarantined, counting distinct rows
+    assert result.quarantine[["sheet", "row_number"]].drop_duplicates().shape[0] == 10
+
+
+def test_duplicates_and_conflicts(tmp_path, key) -> None:
+    base = good_row(1)
+    rows = [
+        base, dict(base),                                       # exact duplicate
+        good_row(2), good_row(2, subject_gender="F"),           # conflicting key
+        good_row(3, case_reference="CASE-X", subject_reference="A1"),
+        good_row(4, case_reference="CASE-X", subject_reference="A2",
+                 case_type="Public complaint"),                 # case-level disagreement
+        good_row(5),
+    ]
+    result = ingest(tmp_path, rows, key)
+    by_row = reasons(result)
+    assert result.rows_stored == 2  # the first copy of row 1, and row 5
+    assert list(by_row) == [3, 4, 5, 6, 7]
+    assert "duplicate" in by_row[3][0][1]
+    assert all("conflict" in r for _, r in by_row[4] + by_row[5])
+    assert all("disagree" in r for _, r in by_row[6] + by_row[7])
+    assert result.rows_read == result.rows_stored + result.rows_quarantined
+
+
+def test_quarantine_never_holds_personal_values(tmp_path, key) -> None:
+    rows = [good_row(1, subject_reference="MP 999999", status="bogus"),
+            good_row(1, subject_reference="mp999999 ", subject_gender="F")]
+    result = ingest(tmp_path, rows, key)
+    text = result.quarantine.to_csv()
+    assert "999999" not in text and "Planted" not in text and "Secret" not in text
+
+
+def test_optional_column_present_but_blank_is_quarantined(tmp_path, key) -> None:
+    headings = dict(HEADINGS, subject_rank="Rank")
+    rows = [good_row(1, subject_rank="DCI"), good_row(2, subject_rank=None)]
+    result = ingest(tmp_path, rows, key, headings=headings)
+    assert result.cases["subject_rank"].tolist() == ["chief inspector"]
+    assert result.quarantine["field"].tolist() == ["subject_rank"]
+
+
+def test_pseudonyms_follow_a_subject_across_cases_and_spellings(tmp_path, key) -> None:
+    rows = [good_row(1, subject_reference="ab 123"), good_row(2, subject_reference="AB123"),
+            good_row(3, subject_reference=12345), good_row(4, subject_reference="12345.0")]
+    result = ingest(tmp_path, rows, key)
+    pseudonyms = result.cases["subject_pseudonym"].tolist()
+    assert pseudonyms[0] == pseudonyms[1] and pseudonyms[2] == pseudonyms[3]
+    assert pseudonyms[0] != pseudonyms[2]
+    other_force = ingest_return(write_xlsx(tmp_path / "b.xlsx", rows[:1]), "essex", key)
+    assert other_force.cases["subject_pseudonym"].iloc[0] != pseudonyms[0]
+    other_key = ingest(tmp_path, rows[:1], PseudonymKey(b"another key"))
+    assert other_key.cases["subject_pseudonym"].iloc[0] != pseudonyms[0]
+
+
+def test_ingestion_is_deterministic(tmp_path, rows, key) -> None:
+    path = write_xlsx(tmp_path / "r.xlsx", rows + [good_row(1, status="x")])
+    first, second = (ingest_return(path, "kent", key) for _ in range(2))
+    pd.testing.assert_frame_equal(first.cases, second.cases)
+    pd.testing.assert_frame_equal(first.quarantine, second.quarantine)

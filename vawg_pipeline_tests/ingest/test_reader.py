@@ -1,0 +1,187 @@
+"""Reading returns in every accepted format and layout, and refusing what cannot be read."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+import xlwt
+from msoffcrypto.format.ooxml import OOXMLFile
+
+from vawg_pipeline.ingest.reader import ReturnRefused, read_return
+from vawg_pipeline_tests.conftest import HEADINGS, good_row, set_received, write_csv, write_xlsx
+
+
+def test_header_below_title_rows_after_a_guidance_sheet(tmp_path: Path, rows) -> None:
+    path = write_xlsx(tmp_path / "Return v3 FINAL (2).xlsx", rows, title_rows=3,
+                      guidance_first=True, totals_row=True)
+    raw = read_return(path)
+    assert [s.sheet for s in raw.sheets] == ["Return"]
+    assert raw.ignored_sheets == ["Guidance"]
+    sheet = raw.sheets[0]
+    assert sheet.header_row == 4
+    assert raw.rows_read == len(rows)  # the totals row is not data
+    # Row numbers are what a spreadsheet program shows: header on 4, data from 5.
+    assert sheet.data["_row"].tolist() == list(range(5, 5 + len(rows)))
+    assert sheet.columns["case_type"] == "Complaint/Conduct"
+
+
+def test_blank_rows_and_columns_merged_banner_and_extra_columns(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["C2"] = "NPCC VAWG review — Kent Police"
+    ws.merge_cells("C2:J2")
+    fields = list(HEADINGS)
+    # header on row 5 starting at column C, a blank column after the third heading
+    col = 3
+    positions = {}
+    for f in fields:
+        positions[f] = col
+        ws.cell(row=5, column=col, value=HEADINGS[f].upper().replace(" ", "\n"))
+        col += 2 if f == "date_recorded" else 1
+    ws.cell(row=5, column=col, value="Reviewing Officer")
+    data = [good_row(1), None, good_row(2), None, None, good_row(3)]
+    r = 6
+    for row in data:
+        if row is not None:
+            for f, c in positions.items():
+                ws.cell(row=r, column=c, value=row[f] or None)
+            ws.cell(row=r, column=col, value="DS Reviewer")
+        r += 1
+    path = tmp_path / "kent.xlsx"
+    wb.save(path)
+    set_received(path)
+    raw = read_return(path)
+    sheet = raw.sheets[0]
+    assert sheet.header_row == 5
+    assert sheet.data["_row"].tolist() == [6, 8, 11]
+    assert raw.extra_columns == ["Reviewing Officer"]
+    assert sheet.data["case_reference"].tolist() == ["PSD-0001", "PSD-0002", "PSD-0003"]
+
+
+def test_two_data_sheets_keep_their_sheet_names(tmp_path: Path) -> None:
+    complaints = [good_row(i, case_type="Public complaint") for i in range(1, 4)]
+    conduct = [good_row(i) for i in range(10, 15)]
+    path = write_xlsx(tmp_path / "r.xlsx", complaints, sheet="Complaints",
+                      extra_sheets={"Conduct": conduct})
+    raw = read_return(path)
+    assert [(s.sheet, len(s.data)) for s in raw.sheets] == [("Complaints", 3), ("Conduct", 5)]
+
+
+def test_xls_written_by_a_real_excel_97_writer(tmp_path: Path) -> None:
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("VAWG")
+    date_style = xlwt.easyxf(num_format_str="DD/MM/YYYY")
+    fields = list(HEADINGS)
+    sheet.write(0, 0, "Title row")
+    for c, f in enumerate(fields):
+        sheet.write(2, c, HEADINGS[f])
+    for r, row in enumerate([good_row(1), good_row(2)], start=3):
+        for c, f in enumerate(fields):
+            value = row[f]
+            if isinstance(value, dt.datetime):
+                sheet.write(r, c, value, date_style)
+            else:
+                sheet.write(r, c, value)
+    path = tmp_path / "return.xls"
+    book.save(str(path))
+    raw = read_return(set_received(path))
+    data = raw.sheets[0].data
+    assert raw.sheets[0].header_row == 3
+    assert data["_row"].tolist() == [4, 5]
+    assert data["date_recorded"].iloc[0].startswith("2021-10-06")
+
+
+def test_ods_written_by_pandas_odf(tmp_path: Path) -> None:
+    frame = pd.DataFrame([good_row(1), good_row(2)]).rename(columns=HEADINGS)
+    path = tmp_path / "return.ods"
+    frame.to_excel(path, engine="odf", index=False, startrow=2, sheet_name="Data")
+    raw = read_return(set_received(path))
+    assert raw.sheets[0].header_row == 3
+    assert raw.rows_read == 2
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_csv_in_each_accepted_encoding(tmp_path: Path, encoding: str) -> None:
+    rows = [good_row(1, notes="Line one\nline two — “quoted” £5"), good_row(2)]
+    path = write_csv(tmp_path / "return.csv", rows, encoding=encoding)
+    raw = read_return(path)
+    data = raw.sheets[0].data
+    # the multi-line quoted cell is one record: records are rows 2 and 3
+    assert data["_row"].tolist() == [2, 3]
+    assert data["notes"].iloc[0] == "Line one\nline two — “quoted” £5"
+
+
+def test_headings_with_hints_and_aliases(tmp_path: Path) -> None:
+    headings = dict(HEADINGS, criminal_investigation="Criminal Investigation (Y/N)",
+                    case_reference="  case   reference ", date_recorded="DATE LOGGED")
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", [good_row(1)], headings=headings))
+    assert set(raw.sheets[0].columns) >= {"criminal_investigation", "case_reference",
+                                          "date_recorded"}
+
+
+def test_text_none_is_text_not_missing(tmp_path: Path) -> None:
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", [good_row(1, restriction="None")]))
+    assert raw.sheets[0].data["restriction"].iloc[0] == "None"
+
+
+# --- refusals -------------------------------------------------------------------------
+
+
+def _refusal(path: Path) -> str:
+    with pytest.raises(ReturnRefused) as info:
+        read_return(path)
+    assert path.name in str(info.value)
+    return info.value.problem
+
+
+def test_empty_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "empty.xlsx"
+    path.write_bytes(b"")
+    assert "empty" in _refusal(path)
+
+
+def test_truncated_workbook_is_refused(tmp_path: Path, rows) -> None:
+    good = write_xlsx(tmp_path / "good.xlsx", rows)
+    truncated = tmp_path / "truncated.xlsx"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    assert "corrupt" in _refusal(truncated)
+
+
+def test_not_a_spreadsheet_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "report.xlsx"
+    path.write_bytes(b"%PDF-1.7 this is not a workbook")
+    assert "not a" in _refusal(path) or "corrupt" in _refusal(path)
+
+
+def test_password_protected_workbook_is_refused(tmp_path: Path, rows) -> None:
+    plain = write_xlsx(tmp_path / "plain.xlsx", rows)
+    encrypted = tmp_path / "encrypted.xlsx"
+    with plain.open("rb") as src, encrypted.open("wb") as out:
+        OOXMLFile(src).encrypt("Password1", out)
+    assert "password" in _refusal(encrypted)
+
+
+def test_workbook_without_the_return_is_refused(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    wb.active["A1"] = "Summary"
+    wb.active["A2"] = "Nothing to report"
+    path = tmp_path / "summary.xlsx"
+    wb.save(path)
+    assert "no sheet looks like the return" in _refusal(path)
+
+
+def test_missing_required_column_is_refused_naming_it(tmp_path: Path, rows) -> None:
+    headings = {k: v for k, v in HEADINGS.items() if k != "subject_gender"}
+    problem = _refusal(write_xlsx(tmp_path / "r.xlsx", rows, headings=headings))
+    assert "subject_gender" in problem and "Gender" in problem
+    assert "header row 1" in problem
+
+
+def test_unlisted_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "return.pdf"
+    path.write_bytes(b"%PDF")
+    assert "not accepted" in _refusal(path)
