@@ -57,9 +57,9 @@ def run_refresh(strict: bool = False) -> int:
     if not result.success:
         failed = [e for e in result.all_events if e.is_step_failure]
         for event in failed:
-            print(f"FAILED step {event.step_key}: "
-                  f"{event.step_failure_data.error.message.strip() if event.step_failure_data and event.step_failure_data.error else ''}",
-                  file=sys.stderr)
+            error = event.step_failure_data.error if event.step_failure_data else None
+            message = error.message.strip() if error else ""
+            print(f"FAILED step {event.step_key}: {message}", file=sys.stderr)
         print("The run failed; the store, snapshot and published release are as they were "
               "before the failing step.", file=sys.stderr)
         return 1

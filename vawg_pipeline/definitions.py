@@ -7,20 +7,23 @@ from __future__ import annotations
 
 import dagster as dg
 
-from vawg_pipeline.defs import automation, ingestion, national
+from vawg_pipeline.defs import alerts, automation, feedback, ingestion, national, publishing
 from vawg_pipeline.defs.resources import default_resources
 
 defs = dg.Definitions(
-    assets=[ingestion.force_returns, national.national_store, national.analyst_snapshot],
+    assets=[ingestion.force_returns, national.national_store, national.analyst_snapshot,
+            publishing.published_tables, publishing.published_release,
+            feedback.force_feedback],
     asset_checks=[
         ingestion.rows_conserved,
         ingestion.no_refused_returns,
         national.store_conforms_to_contract,
         national.returns_are_fresh,
+        publishing.disclosure_audit,
     ],
-    jobs=[automation.refresh_job],
-    schedules=[automation.nightly_refresh],
-    sensors=[automation.new_return_sensor],
+    jobs=[automation.refresh_job, alerts.daily_notice_job],
+    schedules=[automation.nightly_refresh, alerts.daily_notice_schedule],
+    sensors=[automation.new_return_sensor, alerts.run_failure_notice],
     resources=default_resources(),
     # One process per run: the store has one writer, the ingestion step uses both cores
     # itself, and a process per step would add seconds for nothing.

@@ -17,6 +17,7 @@ import duckdb
 from dagster._utils.backoff import backoff
 from pydantic import Field
 
+from vawg_pipeline.alerts import Destinations
 from vawg_pipeline.privacy import KEY_ENV, PseudonymKey, load_key, make_owner_only_dir
 from vawg_pipeline.store import national
 from vawg_pipeline.store.schema import connect
@@ -118,6 +119,42 @@ class FeedbackFolder(dg.ConfigurableResource):
         return Path(self.path)
 
 
+class AlertChannel(dg.ConfigurableResource):
+    """Where notices go besides the log: a webhook (VAWG_ALERT_WEBHOOK) and/or e-mail
+    (VAWG_ALERT_EMAIL through VAWG_SMTP_HOST:VAWG_SMTP_PORT). Unset means log only."""
+
+    webhook_url: str | None = Field(
+        default=None, description="URL that receives each notice as a JSON POST "
+        "(VAWG_ALERT_WEBHOOK). Kept in the environment: such URLs often embed a token.")
+    email_to: str | None = Field(
+        default=None, description="Comma-separated addresses (VAWG_ALERT_EMAIL).")
+    smtp_host: str = Field(default="localhost", description="SMTP relay (VAWG_SMTP_HOST).")
+    smtp_port: int = Field(default=25, description="SMTP port (VAWG_SMTP_PORT).")
+    email_from: str = Field(default="vawg-pipeline@localhost",
+                            description="Sender address (VAWG_ALERT_FROM).")
+    timeout_seconds: float = Field(default=10.0, description="Per-channel timeout.")
+
+    def destinations(self) -> Destinations:
+        return Destinations(
+            webhook_url=self.webhook_url or None, email_to=self.email_to or None,
+            smtp_host=self.smtp_host, smtp_port=self.smtp_port,
+            email_from=self.email_from, timeout_seconds=self.timeout_seconds,
+        )
+
+
+def alert_channel_from_env() -> AlertChannel:
+    def optional(name: str) -> str | None:
+        return dg.EnvVar(name) if os.environ.get(name) else None
+
+    return AlertChannel(
+        webhook_url=optional("VAWG_ALERT_WEBHOOK"),
+        email_to=optional("VAWG_ALERT_EMAIL"),
+        smtp_host=env_or("VAWG_SMTP_HOST", "localhost"),
+        smtp_port=dg.EnvVar.int("VAWG_SMTP_PORT") if os.environ.get("VAWG_SMTP_PORT") else 25,
+        email_from=env_or("VAWG_ALERT_FROM", "vawg-pipeline@localhost"),
+    )
+
+
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     return {
         "landing": LandingFolder(path=env_or("VAWG_INCOMING", DEFAULT_INCOMING)),
@@ -127,4 +164,5 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         ),
         "published": PublishedOutputs(path=env_or("VAWG_PUBLISHED", DEFAULT_PUBLISHED)),
         "feedback": FeedbackFolder(path=env_or("VAWG_FEEDBACK", DEFAULT_FEEDBACK)),
+        "alerts": alert_channel_from_env(),
     }

@@ -103,7 +103,9 @@ def audit(
         np.logical_or.at(withheld_somewhere, rows, flags)
         np.logical_or.at(published_somewhere, rows, ~flags)
         if "withheld_reason" in frame.columns:
-            for cell, why in zip(rows[flags], frame["withheld_reason"].to_numpy()[flags], strict=True):
+            for cell, why in zip(
+                rows[flags], frame["withheld_reason"].to_numpy()[flags], strict=True
+            ):
                 if reason[cell] is None and isinstance(why, str):
                     reason[cell] = why
     inconsistent = withheld_somewhere & published_somewhere
@@ -134,9 +136,7 @@ def audit(
                     "published zeros show that everyone in the line is in that one category."
                 )
 
-    protection = Protection.for_cells(
-        n, small & withheld, sliding=float(rules.protection_width)
-    )
+    protection = Protection.for_cells(n, small & withheld, sliding=float(rules.protection_width))
     attack = audit_cells(cells, withheld, protection)
     intervals = attack.intervals
     for row in intervals[~intervals["ok"]].itertuples(index=False):
@@ -213,6 +213,6 @@ def _per_table_rows(linked: Any, intervals: pd.DataFrame, reason: np.ndarray) ->
     table_rank = {t: k for k, t in enumerate(linked.table_order)}
     merged["table_rank"] = merged["table_id"].map(table_rank)
     merged = merged.sort_values(["table_rank", "order", "attacker_rank"], kind="stable")
-    return merged[
-        [*REPORT_COLUMNS, "required", "withheld_reason", "cell_index"]
-    ].reset_index(drop=True)
+    return merged[[*REPORT_COLUMNS, "required", "withheld_reason", "cell_index"]].reset_index(
+        drop=True
+    )

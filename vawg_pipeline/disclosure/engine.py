@@ -1,267 +1,421 @@
-"""Linear programming for disclosure control: attacking a pattern, and repairing it.
+"""Attacking a suppression pattern, and repairing it, by linear programming.
 
 An attacker who sees the published cells of linked additive tables can bound every
 withheld cell by linear programming: minimise and maximise the cell subject to all
-the additive constraints, the published cells fixed at their values and the withheld
-cells within what a reader may assume ([0, inf) for counts). That interval is what the
-audit checks (``audit_cells``), for the public and for every insider (a force that knows
-its own cells exactly).
+the additive constraints, with the published cells fixed at their values and the
+withheld cells within what a reader may assume ([0, inf) for counts). That interval
+is what the audit checks (``audit_cells``), for the public and for every insider (a
+force that knows its own cells exactly, so that they are fixed too).
 
 Secondary suppression (``protect_cells``) repairs a pattern whose intervals are too
-narrow: for a cell that needs its upper bound raised by m, it finds the cheapest
-*deviation pattern* y (a change to the table that keeps every constraint: A·y = 0)
-with y_cell = m, that moves no cell the attacker knows, keeps every cell within its
-bounds, and moves as few published cells as possible; withholding the cells y moves
-makes the cell's interval reach v + m, because v + y is a table the attacker cannot
-rule out. This is the classic Fischetti-Salazar approach also used by tau-Argus
-("optimal") and sdcTable. Rounds of audit-then-repair continue until the audit passes;
-then secondary cells that turn out not to be needed are published again, largest first.
+narrow. For a cell that must be able to rise by m, it finds the cheapest *deviation
+pattern*: a change y to the table that keeps every additive constraint (A·y = 0),
+moves the cell by m, moves no cell the attacker knows and keeps every cell within its
+bounds, at the least cost in newly withheld cells. Withholding the cells y moves makes
+v + y a table the attacker cannot rule out, so the cell's interval reaches v + m. This
+is the classic Fischetti-Salazar approach, as in tau-Argus's optimal method and
+sdcTable. Rounds of audit-then-repair continue until the audit passes; then secondary
+cells that turn out not to be needed are published again, most informative first.
 
-Both problems are solved with HiGHS through one model per task whose bounds and costs
-are changed between solves (never rebuilt), over *deviations* from the true table
-(y = x - v, split as y = p - q with p, q >= 0). The deviation form keeps every solution
-close to the true table, so the solution that attains a bound for the public (its
-*witness*) usually moves only a few cells: if it moves no cell a given insider knows,
-the insider's bound is the same and needs no LP of its own. That is what keeps the
-insider audit of 44 forces fast.
+Speed comes from *certificates*. Every LP solution is a whole table consistent with
+what its attacker knows, and it stays one for any other attacker whose known cells it
+does not move. The engine keeps every solution and pattern it finds and, before
+solving an LP for a cell, checks whether some kept table already proves the cell wide
+enough; only the cells not yet proved safe cost an LP. With 44 forces as insiders,
+that removes almost all of the insiders' LPs. The public's intervals in the audit
+report are always solved exactly.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import highspy
 import numpy as np
 import pandas as pd
 
+from vawg_pipeline.disclosure.lp import DOWN, UP, DeviationModel, EngineStats, Solution
 from vawg_pipeline.disclosure.problem import OUTSIDER, Line, LinkedCells, Protection
 
-_INF = highspy.kHighsInf
 _WITHHELD_COST = 1e-4
-"""LP cost of moving a cell that is already withheld: nearly free, so repairs reuse the
-existing pattern, but not zero, so the patterns found stay small."""
+"""LP cost per unit of moving a cell that is already withheld: nearly free, so repairs
+reuse the existing pattern, but not zero, so that the patterns found stay small."""
 
-UP, DOWN = 0, 1
-"""Directions of a bound: the maximum (hi) and the minimum (lo) of a cell."""
-
-
-@dataclass
-class EngineStats:
-    """What the engine did, for the audit summary and the performance log."""
-
-    lps_solved: int = 0
-    patterns_solved: int = 0
-    rounds: int = 0
-    redundant_published: int = 0
-    seconds: float = 0.0
-
-
-class _DeviationModel:
-    """One HiGHS LP over the deviations p, q >= 0 (x = v + p - q) of every cell.
-
-    A cell that is published, or known to the attacker, is fixed (p = q = 0); a free
-    cell may move within its bounds (p <= upper - v, q <= v - lower). All rows are the
-    additive constraints with right-hand side 0, since the true table satisfies them.
-    """
-
-    def __init__(self, cells: LinkedCells, stats: EngineStats) -> None:
-        self.n = cells.n
-        self.stats = stats
-        values = cells.values
-        self.room_up = np.asarray(cells.upper - values, dtype=float)
-        self.room_down = np.maximum(values - cells.lower, 0.0)
-        self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", False)
-        self.h.setOptionValue("presolve", "off")  # presolve would defeat warm starts
-        self.h.setOptionValue("threads", 1)
-
-        ncol = 2 * self.n
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[float] = []
-        for r, constraint in enumerate(cells.constraints):
-            for cell, coef in zip(constraint.cells, constraint.coefficients, strict=True):
-                rows += [r, r]
-                cols += [2 * cell, 2 * cell + 1]
-                vals += [coef, -coef]
-        nrow = len(cells.constraints)
-        lp = highspy.HighsLp()
-        lp.num_col_ = ncol
-        lp.num_row_ = nrow
-        lp.col_cost_ = np.zeros(ncol)
-        lp.col_lower_ = np.zeros(ncol)
-        lp.col_upper_ = np.zeros(ncol)
-        lp.row_lower_ = np.zeros(nrow)
-        lp.row_upper_ = np.zeros(nrow)
-        order = np.lexsort((np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)))
-        col_index = np.asarray(cols, dtype=np.int64)[order]
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = np.searchsorted(col_index, np.arange(ncol + 1)).astype(np.int32)
-        lp.a_matrix_.index_ = np.asarray(rows, dtype=np.int32)[order]
-        lp.a_matrix_.value_ = np.asarray(vals, dtype=float)[order]
-        lp.a_matrix_.num_col_ = ncol
-        lp.a_matrix_.num_row_ = nrow
-        self.h.passModel(lp)
-        self.col_upper = np.zeros(ncol)
-        self.col_lower = np.zeros(ncol)
-        self.col_cost = np.zeros(ncol)
-
-    # -- configuration -------------------------------------------------------------
-    def _apply_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
-        changed = np.flatnonzero((lower != self.col_lower) | (upper != self.col_upper))
-        if changed.size:
-            lo = np.where(np.isinf(lower[changed]), -_INF, lower[changed])
-            up = np.where(np.isinf(upper[changed]), _INF, upper[changed])
-            self.h.changeColsBounds(changed.size, changed.astype(np.int32), lo, up)
-            self.col_lower[changed] = lower[changed]
-            self.col_upper[changed] = upper[changed]
-
-    def _apply_costs(self, costs: np.ndarray) -> None:
-        changed = np.flatnonzero(costs != self.col_cost)
-        if changed.size:
-            self.h.changeColsCost(changed.size, changed.astype(np.int32), costs[changed])
-            self.col_cost[changed] = costs[changed]
-
-    def free_bounds(self, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Column bounds letting the cells in ``free`` move, fixing all others."""
-        upper = np.zeros(2 * self.n)
-        upper[0::2] = np.where(free, self.room_up, 0.0)
-        upper[1::2] = np.where(free, self.room_down, 0.0)
-        return np.zeros(2 * self.n), upper
-
-    def set_free(self, free: np.ndarray) -> None:
-        self._apply_bounds(*self.free_bounds(free))
-
-    # -- solving ---------------------------------------------------------------------
-    def _run(self) -> highspy.HighsModelStatus:
-        self.h.run()
-        self.stats.lps_solved += 1
-        return self.h.getModelStatus()
-
-    def _deviation(self, columns: np.ndarray) -> np.ndarray:
-        return columns[0::2] - columns[1::2]
-
-    def extreme(self, cell: int, direction: int) -> tuple[float, np.ndarray]:
-        """Largest (UP) or smallest (DOWN) deviation of ``cell`` under the current bounds.
-
-        Returns the deviation (inf when unbounded) and the witness: the cells moved by
-        a solution (or unbounded ray) attaining it.
-        """
-        sign = -1.0 if direction == UP else 1.0  # HiGHS minimises
-        costs = np.zeros(2 * self.n)
-        costs[2 * cell] = sign
-        costs[2 * cell + 1] = -sign
-        self._apply_costs(costs)
-        status = self._run()
-        if status == highspy.HighsModelStatus.kOptimal:
-            y = self._deviation(np.asarray(self.h.getSolution().col_value))
-            return float(y[cell]), _support(y)
-        if (
-            status
-            in (
-                highspy.HighsModelStatus.kUnbounded,
-                highspy.HighsModelStatus.kUnboundedOrInfeasible,
-            )
-            and direction == UP
-        ):
-            return np.inf, self._ray_witness(cell)
-        problem = self.h.modelStatusToString(status)
-        raise RuntimeError(f"HiGHS could not bound cell {cell}: {problem}")
-
-    def _ray_witness(self, cell: int) -> np.ndarray:
-        """The cells moved by an unbounded direction that raises ``cell``."""
-        _, has_ray, ray = self.h.getPrimalRay()
-        if has_ray:
-            y = self._deviation(np.asarray(ray))
-            if y[cell] > 0:
-                return _support(y)
-        # Fallback: an unbounded direction lies in the recession cone (cells free to
-        # rise without limit rise, nothing falls); capping it at 1 makes it an LP.
-        lower, upper = self.col_lower.copy(), self.col_upper.copy()
-        capped = np.zeros_like(upper)
-        capped[0::2] = np.where(np.isinf(upper[0::2]), 1.0, 0.0)
-        self._apply_bounds(np.zeros_like(lower), capped)
-        try:
-            status = self._run()
-            if status != highspy.HighsModelStatus.kOptimal:
-                raise RuntimeError("HiGHS found no unbounded direction for an unbounded LP")
-            y = self._deviation(np.asarray(self.h.getSolution().col_value))
-            return _support(y)
-        finally:
-            self._apply_bounds(lower, upper)
-
-    def pattern(
-        self,
-        cell: int,
-        direction: int,
-        magnitude: float,
-        free: np.ndarray,
-        cell_costs: np.ndarray,
-    ) -> np.ndarray | None:
-        """The cheapest deviation moving ``cell`` by ``magnitude`` up or down, moving
-        only ``free`` cells; returns the cells it moves, or None if there is none."""
-        lower, upper = self.free_bounds(free)
-        col = 2 * cell + (0 if direction == UP else 1)
-        other = 2 * cell + (1 if direction == UP else 0)
-        lower[col] = upper[col] = magnitude
-        lower[other] = upper[other] = 0.0
-        self._apply_bounds(lower, upper)
-        costs = np.repeat(cell_costs, 2)
-        costs[2 * cell] = costs[2 * cell + 1] = 0.0
-        self._apply_costs(costs)
-        self.stats.patterns_solved += 1
-        status = self._run()
-        if status == highspy.HighsModelStatus.kOptimal:
-            y = self._deviation(np.asarray(self.h.getSolution().col_value))
-            return _support(y, scale=magnitude)
-        if status in (
-            highspy.HighsModelStatus.kInfeasible,
-            highspy.HighsModelStatus.kUnboundedOrInfeasible,
-        ):
-            return None
-        raise RuntimeError(f"HiGHS failed on a pattern: {self.h.modelStatusToString(status)}")
-
-
-def _support(y: np.ndarray, scale: float = 1.0) -> np.ndarray:
-    return np.flatnonzero(np.abs(y) > 1e-7 * max(1.0, abs(scale)))
-
-
-# ---------------------------------------------------------------------------------------
-# Requirements and their check
-# ---------------------------------------------------------------------------------------
+_TOP = 8
+"""How many of the best certificates per cell are screened for each attacker before
+falling back to a full scan."""
 
 
 @dataclass(frozen=True)
 class Requirement:
-    """What one withheld cell needs against one attacker, after capping by what the
-    attacker knows regardless of publication (its a-priori interval)."""
+    """What one withheld cell needs against one attacker, in deviations from its true
+    value, after capping by what the attacker can tell whatever is published."""
 
     upper: float  # hi >= v + upper
     lower: float  # lo <= v - lower
     sliding: float  # hi - lo >= sliding
     not_exact: bool  # hi - lo > 0
-    room_up: float  # how far the cell can go up at all (a-priori hi - v)
-    room_down: float  # how far down (v - a-priori lo)
+    room_up: float  # how far the cell can go up at all
+    room_down: float  # how far down
 
-    def satisfied(self, value: float, lo: float, hi: float, tol: float) -> bool:
+    def satisfied(self, lo: float, hi: float, tol: float) -> bool:
         return (
-            hi >= value + self.upper - tol
-            and lo <= value - self.lower + tol
+            hi >= self.upper - tol
+            and lo <= -self.lower + tol
             and hi - lo >= self.sliding - tol
             and (not self.not_exact or hi - lo > tol)
         )
+
+
+class _Certificates:
+    """Deviation vectors proved consistent with the current pattern for some attackers.
+
+    Each is a table v + y satisfying every constraint and bound, moving only withheld
+    cells (or an unbounded direction of such tables). It is valid for every attacker
+    whose known cells it does not move (``touch``), for as long as the cells it moves
+    stay withheld.
+    """
+
+    def __init__(self, n: int, known: np.ndarray) -> None:
+        self.n = n
+        self.known = known
+        self.k = 0
+        self.y = np.zeros((256, n))
+        self.ray = np.zeros(256, dtype=bool)
+        self.alive = np.zeros(256, dtype=bool)
+        self.touch = np.zeros((256, known.shape[0]), dtype=bool)
+
+    def add(self, solution: Solution) -> None:
+        if self.k == len(self.ray):
+            grow = len(self.ray)
+            self.y = np.vstack([self.y, np.zeros((grow, self.n))])
+            self.ray = np.concatenate([self.ray, np.zeros(grow, dtype=bool)])
+            self.alive = np.concatenate([self.alive, np.zeros(grow, dtype=bool)])
+            self.touch = np.vstack([self.touch, np.zeros((grow, self.touch.shape[1]), bool)])
+        moved = solution.y != 0
+        if not moved.any():
+            return
+        self.y[self.k] = solution.y
+        self.ray[self.k] = solution.ray
+        self.alive[self.k] = True
+        self.touch[self.k] = self.known[:, moved].any(axis=1)
+        self.k += 1
+
+    def suspend(self, cell: int) -> np.ndarray:
+        """Set aside the certificates that move ``cell`` (about to be published)."""
+        index = np.flatnonzero(self.alive[: self.k] & (self.y[: self.k, cell] != 0))
+        self.alive[index] = False
+        return index
+
+    def resume(self, index: np.ndarray) -> None:
+        self.alive[index] = True
+
+    def bounds(self, cells: np.ndarray, attackers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Proven deviation bounds (lo <= 0 <= hi) of ``cells`` for each attacker: the
+        true interval contains [lo, hi]. Arrays of shape (attackers, cells)."""
+        alive = self.alive[: self.k]
+        points = np.flatnonzero(alive & ~self.ray[: self.k])
+        values = np.ascontiguousarray(self.y[np.ix_(points, cells)].T)
+        compatible = ~self.touch[np.ix_(points, attackers)]
+        hi = _best(values, compatible)
+        lo = -_best(-values, compatible)
+        rays = np.flatnonzero(alive & self.ray[: self.k])
+        if rays.size:
+            rises = (self.y[np.ix_(rays, cells)] > 0).astype(float)
+            usable = (~self.touch[np.ix_(rays, attackers)]).astype(float)
+            hi[(usable.T @ rises) > 0] = np.inf
+        return lo, hi
+
+
+def _best(values: np.ndarray, compatible: np.ndarray) -> np.ndarray:
+    """max(0, max over the compatible certificates) per (attacker, cell).
+
+    values: (cells, certificates), one row per cell (contiguous, for speed).
+    compatible: (certificates, attackers). Returns (attackers, cells).
+    Only the few largest certificates of each cell are screened for each attacker;
+    a full scan is the fallback when none of them is compatible.
+    """
+    m, rows = values.shape
+    nattack = compatible.shape[1]
+    if rows == 0 or m == 0:
+        return np.zeros((nattack, m))
+    top = min(_TOP, rows)
+    if top < rows:
+        candidates = np.argpartition(-values, top - 1, axis=1)[:, :top]
+    else:
+        candidates = np.broadcast_to(np.arange(rows), (m, rows))
+    ranked = np.take_along_axis(values, candidates, axis=1)
+    order = np.argsort(-ranked, axis=1, kind="stable")
+    candidates = np.take_along_axis(candidates, order, axis=1)
+    ranked = np.take_along_axis(ranked, order, axis=1)
+    usable = compatible[candidates]  # (cells, top, attackers)
+    found = usable.any(axis=1)
+    best = np.where(found, np.take_along_axis(ranked, usable.argmax(axis=1), axis=1), 0.0)
+    for cell, a in zip(*np.nonzero(~found), strict=True):
+        mask = compatible[:, a]
+        if mask.any():
+            best[cell, a] = values[cell, mask].max()
+    return np.maximum(best, 0.0).T
+
+
+class _Auditor:
+    """Intervals of every withheld cell for every attacker, kept up to date.
+
+    ``lo``/``hi`` hold deviation bounds per (attacker, cell): exact where an LP was
+    solved, otherwise the best that certificates prove (the true interval is at least
+    as wide). A cell is settled when its bounds meet its requirement, or when exact
+    bounds show it cannot.
+    """
+
+    def __init__(
+        self, cells: LinkedCells, protection: Protection, stats: EngineStats, tol: float
+    ) -> None:
+        self.cells = cells
+        self.protection = protection
+        self.stats = stats
+        self.tol = tol
+        self.names = cells.attacker_names()
+        self.nattack = len(self.names)
+        self.known = np.stack([cells.known_by(a) for a in self.names])
+        self.certificates = _Certificates(cells.n, self.known)
+        self.model: DeviationModel | None = None
+        self.model_cells = np.zeros(cells.n, dtype=bool)
+        self._full: DeviationModel | None = None
+        self.apriori: dict[tuple[int, int], tuple[float, float]] = {}
+        self.withheld = np.zeros(cells.n, dtype=bool)
+        shape = (self.nattack, cells.n)
+        self.lo = np.full(shape, np.nan)
+        self.hi = np.full(shape, np.nan)
+        self.exact_lo = np.zeros(shape, dtype=bool)
+        self.exact_hi = np.zeros(shape, dtype=bool)
+        self.room_up = cells.upper - cells.values
+        self.room_down = np.maximum(cells.values - cells.lower, 0.0)
+
+    @property
+    def full(self) -> DeviationModel:
+        """A model over every cell (published ones may move): patterns, a-priori."""
+        if self._full is None:
+            self._full = DeviationModel(self.cells, self.stats)
+        return self._full
+
+    # -- evaluation --------------------------------------------------------------------
+    def evaluate(self, withheld: np.ndarray, exact_public: bool = False) -> None:
+        """Settle every withheld cell for every attacker under ``withheld``."""
+        self.withheld = withheld.copy()
+        if self.model is None or (withheld & ~self.model_cells).any():
+            self.model = DeviationModel(self.cells, self.stats, subset=withheld)
+            self.model_cells = withheld.copy()
+        self.lo[:] = np.nan
+        self.hi[:] = np.nan
+        self.exact_lo[:] = False
+        self.exact_hi[:] = False
+        first = 0
+        if exact_public:
+            self.model.set_free(withheld)
+            for cell in np.flatnonzero(withheld):
+                self._solve(0, int(cell), UP, np.flatnonzero(withheld))
+                self._solve(0, int(cell), DOWN, np.flatnonzero(withheld))
+            first = 1
+        self._certify(np.arange(first, self.nattack))
+        for a in range(first, self.nattack):
+            self._settle(a)
+
+    def _targets(self, a: int) -> np.ndarray:
+        return np.flatnonzero(self.withheld & ~self.known[a])
+
+    def _certify(self, attackers: np.ndarray) -> None:
+        cells = np.flatnonzero(self.withheld)
+        if not attackers.size or not cells.size:
+            return
+        lo, hi = self.certificates.bounds(cells, attackers)
+        for row, a in enumerate(attackers):
+            mask = ~self.known[a, cells]
+            target = cells[mask]
+            self.lo[a, target] = lo[row, mask]
+            self.hi[a, target] = hi[row, mask]
+            self.exact_lo[a, target] = False
+            self.exact_hi[a, target] = False
+
+    def _solve(self, a: int, cell: int, direction: int, targets: np.ndarray) -> None:
+        """Exact bound of ``cell`` for attacker ``a`` (model already configured); its
+        solution also improves the proven bounds of the attacker's other cells."""
+        assert self.model is not None
+        dev, solution = self.model.extreme(cell, direction)
+        self.certificates.add(solution)
+        y = solution.y[targets]
+        if solution.ray:
+            self.hi[a, targets[y > 0]] = np.inf
+        else:
+            self.hi[a, targets] = np.fmax(self.hi[a, targets], y)
+            self.lo[a, targets] = np.fmin(self.lo[a, targets], y)
+        if direction == UP:
+            self.hi[a, cell] = dev
+            self.exact_hi[a, cell] = True
+        else:
+            self.lo[a, cell] = dev
+            self.exact_lo[a, cell] = True
+
+    def _settle(self, a: int) -> None:
+        """Solve exact bounds for the cells of attacker ``a`` not proved safe yet."""
+        targets = self._targets(a)
+        failing = targets[~self._uncapped_ok(a, targets)]
+        if not failing.size:
+            return
+        assert self.model is not None
+        self.model.set_free(self.withheld & ~self.known[a])
+        for cell in failing.tolist():
+            for direction in (UP, DOWN):
+                if self._uncapped_ok(a, np.array([cell]))[0]:
+                    break
+                exact = self.exact_hi if direction == UP else self.exact_lo
+                if not exact[a, cell]:
+                    self._solve(a, cell, direction, targets)
+
+    # -- requirements ------------------------------------------------------------------
+    def _uncapped_ok(self, a: int, cells: np.ndarray) -> np.ndarray:
+        p, tol = self.protection, self.tol
+        hi, lo = self.hi[a, cells], self.lo[a, cells]
+        room_up, room_down = self.room_up[cells], self.room_down[cells]
+        upper = np.minimum(p.upper[cells], room_up)
+        lower = np.minimum(p.lower[cells], room_down)
+        sliding = np.minimum(p.sliding[cells], room_up + room_down)
+        with np.errstate(invalid="ignore"):
+            width = hi - lo
+            return (
+                (hi >= upper - tol)
+                & (lo <= -lower + tol)
+                & (width >= sliding - tol)
+                & ((width > tol) | (room_up + room_down <= tol))
+            )
+
+    def _apriori(self, a: int, cell: int) -> tuple[float, float]:
+        """What attacker ``a`` can tell about ``cell`` whatever is published: its
+        interval with only the attacker's knowledge (and must-publish cells) fixed."""
+        key = (a, cell)
+        if key not in self.apriori:
+            self.full.set_free(~self.known[a] & ~self.cells.must_publish)
+            hi, _ = self.full.extreme(cell, UP)
+            lo, _ = self.full.extreme(cell, DOWN)
+            self.apriori[key] = (lo, hi)
+        return self.apriori[key]
+
+    def requirement(self, a: int, cell: int, capped: bool) -> Requirement:
+        """The requirement of ``cell`` against ``a``; ``capped`` limits it to what the
+        attacker's own knowledge leaves possible (an LP, so only asked on failure)."""
+        p = self.protection
+        if capped:
+            lo, hi = self._apriori(a, cell)
+            room_up, room_down = hi, -lo
+        else:
+            room_up, room_down = float(self.room_up[cell]), float(self.room_down[cell])
+        return Requirement(
+            upper=min(float(p.upper[cell]), room_up),
+            lower=min(float(p.lower[cell]), room_down),
+            sliding=min(float(p.sliding[cell]), room_up + room_down),
+            not_exact=room_up + room_down > self.tol,
+            room_up=room_up,
+            room_down=room_down,
+        )
+
+    def check(self, a: int, cell: int) -> tuple[bool, Requirement]:
+        lo, hi = float(self.lo[a, cell]), float(self.hi[a, cell])
+        req = self.requirement(a, cell, capped=False)
+        if req.satisfied(lo, hi, self.tol):
+            return True, req
+        req = self.requirement(a, cell, capped=True)
+        return req.satisfied(lo, hi, self.tol), req
+
+    def failures(
+        self, attackers: Sequence[int] | None = None
+    ) -> list[tuple[int, int, Requirement]]:
+        """Every (attacker, cell) not safe (after settling), public first, by cell."""
+        result = []
+        for a in range(self.nattack) if attackers is None else attackers:
+            targets = self._targets(a)
+            for cell in targets[~self._uncapped_ok(a, targets)].tolist():
+                ok, req = self.check(a, cell)
+                if not ok:
+                    result.append((a, cell, req))
+        return result
+
+    # -- publishing a withheld cell again ------------------------------------------------
+    def try_publish(self, cell: int) -> bool:
+        """Publish ``cell`` if every other withheld cell stays safe for every attacker
+        (and commit); otherwise leave everything as it was."""
+        saved = (
+            self.withheld.copy(),
+            self.lo.copy(),
+            self.hi.copy(),
+            self.exact_lo.copy(),
+            self.exact_hi.copy(),
+        )
+        suspended = self.certificates.suspend(cell)
+        self.withheld[cell] = False
+        self.lo[:, cell] = self.hi[:, cell] = np.nan
+        self._certify(np.arange(self.nattack))
+        for a in range(self.nattack):
+            self._settle(a)
+            if self.failures([a]):
+                self.withheld, self.lo, self.hi, self.exact_lo, self.exact_hi = saved
+                self.certificates.resume(suspended)
+                return False
+        return True
+
+    def interval_frame(self) -> pd.DataFrame:
+        """Every (withheld cell, attacker) interval with its requirement and verdict."""
+        values = self.cells.values
+        frames = []
+        for a in range(self.nattack):
+            targets = self._targets(a)
+            ok = self._uncapped_ok(a, targets)
+            required = np.maximum(
+                self.protection.sliding[targets],
+                self.protection.upper[targets] + self.protection.lower[targets],
+            ).astype(float)
+            for k in np.flatnonzero(~ok).tolist():
+                good, req = self.check(a, int(targets[k]))
+                ok[k] = good
+                required[k] = max(req.sliding, req.upper + req.lower)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "cell": targets.astype(np.int64),
+                        "attacker": self.names[a],
+                        "lo": values[targets] + self.lo[a, targets],
+                        "hi": values[targets] + self.hi[a, targets],
+                        "exact": self.exact_lo[a, targets] & self.exact_hi[a, targets],
+                        "required": required,
+                        "ok": ok,
+                    }
+                )
+            )
+        columns = ["cell", "attacker", "lo", "hi", "exact", "required", "ok"]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        frame.insert(4, "width", frame["hi"] - frame["lo"])
+        return frame
+
+
+def _tolerance(cells: LinkedCells) -> float:
+    scale = float(cells.values.max()) if cells.n else 1.0
+    return 1e-6 * max(1.0, scale)
+
+
+# ---------------------------------------------------------------------------------------
+# The audit
+# ---------------------------------------------------------------------------------------
 
 
 @dataclass
 class AttackResult:
     """Every withheld cell's interval for every attacker, and whether all is safe.
 
-    intervals: one row per (withheld cell, attacker that does not know it): cell (index),
-        attacker (name), lo, hi (absolute, hi may be inf), width, required (the width
-        the cell needed, after capping by the attacker's own knowledge), ok.
+    intervals: one row per (withheld cell, attacker that does not know it): cell
+        (index), attacker (name), lo, hi (absolute; hi may be inf), width, exact,
+        required (the width the cell needed, after capping by the attacker's own
+        knowledge), ok. The public's intervals are exact; an insider's are exact where
+        ``exact``, otherwise proven inner bounds (its true interval is at least as wide).
     """
 
     intervals: pd.DataFrame
@@ -276,7 +430,7 @@ class AttackResult:
         return self.intervals[~self.intervals["ok"]]
 
     def interval(self, cell: int, attacker: str = OUTSIDER) -> tuple[float, float]:
-        """(lo, hi) of one cell for one attacker."""
+        """(lo, hi) of one withheld cell for one attacker."""
         rows = self.intervals[
             (self.intervals["cell"] == cell) & (self.intervals["attacker"] == attacker)
         ]
@@ -285,283 +439,26 @@ class AttackResult:
         return float(rows["lo"].iloc[0]), float(rows["hi"].iloc[0])
 
 
-class _Attack:
-    """The state of an attack on one suppression pattern: every interval and witness.
-
-    Intervals are kept per attacker in dense arrays (NaN where not evaluated: a cell
-    that is published or that the attacker knows). Witnesses (the cells moved by the
-    solution attaining a bound) are kept for the outsider for every bound, and for an
-    insider only where the insider needed its own LP; elsewhere the insider's bound is
-    the outsider's and so is its witness.
-    """
-
-    def __init__(
-        self,
-        cells: LinkedCells,
-        protection: Protection,
-        model: _DeviationModel,
-        tol: float,
-    ) -> None:
-        self.cells = cells
-        self.protection = protection
-        self.model = model
-        self.tol = tol
-        self.names = cells.attacker_names()
-        self.known = np.stack([cells.known_by(a) for a in self.names])
-        self.nattack = len(self.names)
-        self.apriori: dict[tuple[int, int], tuple[float, float]] = {}
-        self.withheld = np.zeros(cells.n, dtype=bool)
-        self.bounds = np.full((2, self.nattack, cells.n), np.nan)  # [UP]=hi dev, [DOWN]=lo dev
-        self.witness: list[dict[tuple[int, int], np.ndarray]] = [{} for _ in range(self.nattack)]
-
-    # -- evaluation --------------------------------------------------------------
-    def evaluate(self, withheld: np.ndarray) -> None:
-        """Compute every interval of every withheld cell for every attacker."""
-        self.withheld = withheld.copy()
-        self.bounds[:] = np.nan
-        self.witness = [{} for _ in range(self.nattack)]
-        self.model.set_free(withheld)
-        for cell in np.flatnonzero(withheld):
-            for direction in (UP, DOWN):
-                dev, wit = self.model.extreme(int(cell), direction)
-                self.bounds[direction, 0, cell] = dev
-                self.witness[0][(int(cell), direction)] = wit
-        if self.nattack == 1:
-            return
-        # Which insiders does each outsider witness touch (moves a withheld cell the
-        # insider knows)? Only those need an LP of their own for that bound.
-        known_withheld = self.known & withheld
-        pending: dict[int, list[tuple[int, int]]] = defaultdict(list)
-        for key, wit in self.witness[0].items():
-            if wit.size:
-                for a in np.flatnonzero(known_withheld[:, wit].any(axis=1)):
-                    if not self.known[a, key[0]]:
-                        pending[int(a)].append(key)
-        for a in range(1, self.nattack):
-            targets = withheld & ~self.known[a]
-            self.bounds[:, a, targets] = self.bounds[:, 0, targets]
-            if pending.get(a):
-                self.model.set_free(withheld & ~self.known[a])
-                for cell, direction in pending[a]:
-                    dev, wit = self.model.extreme(cell, direction)
-                    self.bounds[direction, a, cell] = dev
-                    self.witness[a][(cell, direction)] = wit
-
-    def witness_of(self, a: int, cell: int, direction: int) -> np.ndarray:
-        own = self.witness[a].get((cell, direction))
-        return own if own is not None else self.witness[0][(cell, direction)]
-
-    # -- requirements --------------------------------------------------------------
-    def _apriori_interval(self, a: int, cell: int) -> tuple[float, float]:
-        """What attacker ``a`` can tell about ``cell`` whatever is published: the
-        deviation interval with only its own knowledge (and must-publish cells) fixed."""
-        key = (a, cell)
-        if key not in self.apriori:
-            restore = self.model.col_lower.copy(), self.model.col_upper.copy()
-            self.model.set_free(~self.known[a] & ~self.cells.must_publish)
-            hi, _ = self.model.extreme(cell, UP)
-            lo, _ = self.model.extreme(cell, DOWN)
-            self.model._apply_bounds(*restore)
-            self.apriori[key] = (lo, hi)
-        return self.apriori[key]
-
-    def requirement(self, a: int, cell: int, capped: bool) -> Requirement:
-        """The requirement of ``cell`` against attacker ``a`` (in deviations from the
-        true value); ``capped`` limits it to what the attacker's own knowledge allows."""
-        p = self.protection
-        if capped:
-            lo, hi = self._apriori_interval(a, cell)
-            room_up, room_down = hi, -lo
-        else:
-            room_up = float(self.model.room_up[cell])
-            room_down = float(self.model.room_down[cell])
-        return Requirement(
-            upper=min(float(p.upper[cell]), room_up),
-            lower=min(float(p.lower[cell]), room_down),
-            sliding=min(float(p.sliding[cell]), room_up + room_down),
-            not_exact=room_up + room_down > self.tol,
-            room_up=room_up,
-            room_down=room_down,
-        )
-
-    def _uncapped_ok(self, hi: np.ndarray, lo: np.ndarray, cells: np.ndarray) -> np.ndarray:
-        """Vectorised check of the uncapped requirements (deviations)."""
-        p, tol = self.protection, self.tol
-        room_up = self.model.room_up[cells]
-        room_down = self.model.room_down[cells]
-        upper = np.minimum(p.upper[cells], room_up)
-        lower = np.minimum(p.lower[cells], room_down)
-        sliding = np.minimum(p.sliding[cells], room_up + room_down)
-        with np.errstate(invalid="ignore"):
-            width = hi - lo
-            return (
-                (hi >= upper - tol)
-                & (lo <= -lower + tol)
-                & (width >= sliding - tol)
-                & ((width > tol) | (room_up + room_down <= tol))
-            )
-
-    def check(self, a: int, cell: int, lo: float, hi: float) -> tuple[bool, Requirement]:
-        """Is ``cell`` safe against attacker ``a`` given its deviation interval?"""
-        req = self.requirement(a, cell, capped=False)
-        if req.satisfied(0.0, lo, hi, self.tol):
-            return True, req
-        req = self.requirement(a, cell, capped=True)
-        return req.satisfied(0.0, lo, hi, self.tol), req
-
-    def _evaluated(self, a: int) -> np.ndarray:
-        return np.flatnonzero(self.withheld & ~self.known[a])
-
-    def failures(self) -> list[tuple[int, int, Requirement]]:
-        """Every (attacker, cell) that is not safe, outsider first, then by cell."""
-        result = []
-        for a in range(self.nattack):
-            cells = self._evaluated(a)
-            hi, lo = self.bounds[UP, a, cells], self.bounds[DOWN, a, cells]
-            for k in np.flatnonzero(~self._uncapped_ok(hi, lo, cells)):
-                ok, req = self.check(a, int(cells[k]), float(lo[k]), float(hi[k]))
-                if not ok:
-                    result.append((a, int(cells[k]), req))
-        return result
-
-    def interval_arrays(self) -> dict[str, np.ndarray]:
-        """Every evaluated interval as flat arrays (absolute values, not deviations)."""
-        values = self.cells.values
-        parts: dict[str, list[np.ndarray]] = defaultdict(list)
-        p = self.protection
-        for a in range(self.nattack):
-            cells = self._evaluated(a)
-            hi, lo = self.bounds[UP, a, cells], self.bounds[DOWN, a, cells]
-            ok = self._uncapped_ok(hi, lo, cells)
-            required = np.maximum(p.sliding[cells], p.upper[cells] + p.lower[cells])
-            for k in np.flatnonzero(~ok):
-                good, req = self.check(a, int(cells[k]), float(lo[k]), float(hi[k]))
-                ok[k] = good
-                required[k] = max(req.sliding, req.upper + req.lower)
-            parts["cell"].append(cells)
-            parts["attacker"].append(np.full(cells.size, a))
-            parts["lo"].append(values[cells] + lo)
-            parts["hi"].append(values[cells] + hi)
-            parts["required"].append(required)
-            parts["ok"].append(ok)
-        return {k: np.concatenate(v) if v else np.array([]) for k, v in parts.items()}
-
-    # -- publishing a withheld cell again --------------------------------------------
-    def try_publish(self, cell: int) -> bool:
-        """Publish ``cell`` if every other withheld cell stays safe for every attacker;
-        update the intervals and witnesses if so. Only bounds whose witness moved
-        ``cell`` can change, so only those are solved again."""
-        withheld = self.withheld.copy()
-        withheld[cell] = False
-        new: dict[tuple[int, int, int], tuple[float, np.ndarray]] = {}
-
-        # The public first: re-solve every bound whose witness moves the cell.
-        redo0 = [
-            key
-            for key, wit in self.witness[0].items()
-            if key[0] != cell and withheld[key[0]] and _contains(wit, cell)
-        ]
-        if redo0:
-            self.model.set_free(withheld)
-            for c, direction in redo0:
-                new[(0, c, direction)] = self.model.extreme(c, direction)
-        if not self._still_safe(0, {c for c, _ in redo0}, new):
-            return False
-
-        known_withheld = self.known & withheld
-        for a in range(1, self.nattack):
-            redo: dict[tuple[int, int], None] = {}
-            touched: set[int] = set()
-            for (c, direction), wit in self.witness[a].items():
-                if c != cell and withheld[c] and _contains(wit, cell):
-                    redo[(c, direction)] = None  # its own witness moved the cell
-            for c, direction in redo0:
-                if self.known[a, c] or (c, direction) in redo:
-                    continue
-                if (c, direction) in self.witness[a]:
-                    continue  # its own witness does not move the cell: still stands
-                dev, wit = new[(0, c, direction)]
-                if wit.size and known_withheld[a, wit].any():
-                    redo[(c, direction)] = None
-                else:
-                    new[(a, c, direction)] = (dev, wit)  # the public's bound holds
-                    touched.add(c)
-            if redo:
-                self.model.set_free(withheld & ~self.known[a])
-                for c, direction in redo:
-                    new[(a, c, direction)] = self.model.extreme(c, direction)
-                    touched.add(c)
-            if not self._still_safe(a, touched, new):
-                return False
-
-        # Commit.
-        self.withheld = withheld
-        self.bounds[:, :, cell] = np.nan
-        for a in range(self.nattack):
-            self.witness[a].pop((cell, UP), None)
-            self.witness[a].pop((cell, DOWN), None)
-        for (a, c, direction), (dev, wit) in new.items():
-            self.bounds[direction, a, c] = dev
-            public_witness = new.get((0, c, direction), (0.0, None))[1]
-            if a == 0 or (c, direction) in self.witness[a] or wit is not public_witness:
-                self.witness[a][(c, direction)] = wit
-        return True
-
-    def _still_safe(
-        self,
-        a: int,
-        cells: Iterable[int],
-        new: dict[tuple[int, int, int], tuple[float, np.ndarray]],
-    ) -> bool:
-        for c in cells:
-            hi = new.get((a, c, UP), (self.bounds[UP, a, c], None))[0]
-            lo = new.get((a, c, DOWN), (self.bounds[DOWN, a, c], None))[0]
-            if not self.check(a, c, float(lo), float(hi))[0]:
-                return False
-        return True
-
-
-def _contains(sorted_cells: np.ndarray, cell: int) -> bool:
-    pos = np.searchsorted(sorted_cells, cell)
-    return bool(pos < sorted_cells.size and sorted_cells[pos] == cell)
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.all(a == b))
-
-
-def _tolerance(cells: LinkedCells) -> float:
-    scale = float(cells.values.max()) if cells.n else 1.0
-    return 1e-6 * max(1.0, scale)
-
-
-# ---------------------------------------------------------------------------------------
-# Public generic API
-# ---------------------------------------------------------------------------------------
-
-
-def audit_cells(cells: LinkedCells, withheld: np.ndarray, protection: Protection) -> AttackResult:
-    """Attack a suppression pattern: every withheld cell's interval for the outsider
-    and every insider, and whether each meets its requirement."""
+def audit_cells(
+    cells: LinkedCells, withheld: np.ndarray | Sequence[int], protection: Protection
+) -> AttackResult:
+    """Attack a suppression pattern: the exact interval of every withheld cell for the
+    public, a proof (or the exact interval) for every insider, and every verdict."""
     started = time.perf_counter()
     stats = EngineStats()
-    withheld = np.asarray(withheld, dtype=bool)
-    attack = _Attack(cells, protection, _DeviationModel(cells, stats), _tolerance(cells))
-    attack.evaluate(withheld)
-    arrays = attack.interval_arrays()
-    frame = pd.DataFrame(
-        {
-            "cell": arrays["cell"].astype(np.int64),
-            "attacker": [attack.names[int(a)] for a in arrays["attacker"]],
-            "lo": arrays["lo"].astype(float),
-            "hi": arrays["hi"].astype(float),
-        }
-    )
-    frame["width"] = frame["hi"] - frame["lo"]
-    frame["required"] = arrays["required"].astype(float)
-    frame["ok"] = arrays["ok"].astype(bool)
+    mask = np.asarray(withheld)
+    if mask.dtype != bool:
+        mask = np.isin(np.arange(cells.n), mask)
+    auditor = _Auditor(cells, protection, stats, _tolerance(cells))
+    auditor.evaluate(mask, exact_public=True)
+    frame = auditor.interval_frame()
     stats.seconds = time.perf_counter() - started
-    return AttackResult(intervals=frame, withheld=withheld.copy(), stats=stats)
+    return AttackResult(intervals=frame, withheld=mask.copy(), stats=stats)
+
+
+# ---------------------------------------------------------------------------------------
+# Secondary suppression
+# ---------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -662,8 +559,8 @@ def protect_cells(
     line_rule = LineRule(cells, lines) if lines else None
     line_cells = np.zeros(cells.n, dtype=bool)
     tol = _tolerance(cells)
-    attack = _Attack(cells, protection, _DeviationModel(cells, stats), tol)
-    pattern_model = _DeviationModel(cells, stats)
+    auditor = _Auditor(cells, protection, stats, tol)
+    patterns = auditor.full
 
     def apply_line_rule() -> bool:
         if line_rule is None:
@@ -678,13 +575,13 @@ def protect_cells(
     # by default its value). The LP cost is per unit of deviation.
     base_costs = 1.0 + cells.cost / (float(cells.cost.sum()) + 1.0)
 
-    def repair(a: int, cell: int, req: Requirement, lo: float, hi: float) -> bool:
+    def repair(a: int, cell: int, req: Requirement, lo: float, hi: float) -> None:
         """Withhold the cells of the cheapest patterns that make ``cell`` safe against
-        attacker ``a`` (lo, hi: its current deviation interval). False if none exists."""
+        attacker ``a``, given its current deviation interval [lo, hi]."""
         up_needed = max(req.upper, req.sliding - max(-lo, 0.0))
         up = up_needed if hi < up_needed - tol else 0.0
         down = req.lower if lo > -req.lower + tol else 0.0
-        if up > req.room_up + tol:  # cannot go that far up: take the rest downwards
+        if up > req.room_up + tol:  # cannot rise that far: take the rest downwards
             up = req.room_up
             down = max(down, req.sliding - up)
         down = min(down, req.room_down)
@@ -693,53 +590,48 @@ def protect_cells(
                 up = min(1.0, req.room_up)
             else:
                 down = min(1.0, req.room_down)
-        free = ~attack.known[a] & ~cells.must_publish
+        free = ~auditor.known[a] & ~cells.must_publish
         costs = np.where(withheld, _WITHHELD_COST, base_costs)
-        found = True
         for direction, magnitude in ((UP, up), (DOWN, down)):
-            if magnitude <= tol:
-                continue
-            support = pattern_model.pattern(cell, direction, magnitude, free, costs)
-            if support is None:
-                found = False
-            else:
-                withheld[support] = True
-        return found
+            if magnitude > tol:
+                y = patterns.pattern(cell, direction, magnitude, free, costs)
+                if y is not None:
+                    withheld[y != 0] = True
+                    auditor.certificates.add(Solution(y, ray=False))
 
     apply_line_rule()
-    # Round 0: one pattern per primary cell against the public, without auditing
-    # first (the pattern LP finds a free pattern when a cell is already safe).
-    for cell in np.flatnonzero(primary):
-        repair(0, int(cell), attack.requirement(0, int(cell), capped=False), 0.0, 0.0)
+    # Round 0: one pattern per primary cell against the public, without auditing first
+    # (the pattern LP finds a free pattern when a cell is already safe).
+    for cell in np.flatnonzero(primary).tolist():
+        repair(0, cell, auditor.requirement(0, cell, capped=False), 0.0, 0.0)
 
+    failures: list[tuple[int, int, Requirement]] = []
     for _ in range(max_rounds):
         stats.rounds += 1
-        attack.evaluate(withheld)
-        failures = attack.failures()
+        auditor.evaluate(withheld)
+        failures = auditor.failures()
         if not failures:
             if apply_line_rule():
-                continue  # newly withheld line cells need their own protection
+                continue  # newly withheld line cells need protecting in turn
             break
         before = int(withheld.sum())
         for a, cell, req in failures:
-            lo = float(attack.bounds[DOWN, a, cell])
-            hi = float(attack.bounds[UP, a, cell])
-            repair(a, cell, req, lo, hi)
+            repair(a, cell, req, float(auditor.lo[a, cell]), float(auditor.hi[a, cell]))
         if int(withheld.sum()) == before:
             break  # no progress: what remains cannot be repaired
     else:
-        attack.evaluate(withheld)
+        auditor.evaluate(withheld)
+        failures = auditor.failures()
 
-    failures = attack.failures()
     if remove_redundant and not failures:
-        candidates = np.flatnonzero(attack.withheld & ~fixed)
+        candidates = np.flatnonzero(withheld & ~fixed).tolist()
         # Publish the most informative cells first: highest cost (value), then index.
-        for cell in sorted(candidates.tolist(), key=lambda c: (-float(cells.cost[c]), c)):
-            if line_rule is not None and line_rule.publishing_breaches(cell, attack.withheld):
+        for cell in sorted(candidates, key=lambda c: (-float(cells.cost[c]), c)):
+            if line_rule is not None and line_rule.publishing_breaches(cell, auditor.withheld):
                 continue
-            if attack.try_publish(int(cell)):
+            if auditor.try_publish(cell):
                 stats.redundant_published += 1
-        withheld = attack.withheld.copy()
+        withheld = auditor.withheld.copy()
 
     stats.seconds = time.perf_counter() - started
     return SuppressionResult(
@@ -747,7 +639,7 @@ def protect_cells(
         line=line_cells,
         secondary=withheld & ~fixed,
         stats=stats,
-        unresolved=[(attack.names[a], c) for a, c, _ in failures],
+        unresolved=[(auditor.names[a], c) for a, c, _ in failures],
     )
 
 
@@ -755,6 +647,7 @@ __all__ = [
     "OUTSIDER",
     "AttackResult",
     "EngineStats",
+    "LineRule",
     "Requirement",
     "SuppressionResult",
     "audit_cells",

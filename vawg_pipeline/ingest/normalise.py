@@ -1,19 +1,28 @@
 """Normalising raw cells to the contract's canonical spellings, vectorised.
 
 Categories and flags map through the contract's spellings (case, spacing, punctuation
-and plurals forgiven); dates become ISO text from any day-first form the contract allows;
+and plurals forgiven); dates are read from any day-first form the contract allows;
 blanks become the canonical value the contract gives them, or stay blank. A value that
-cannot be normalised is left as the force wrote it, so the pandera model reports it by
-name. Work is done once per distinct value, never once per row.
+cannot be normalised is kept as the force wrote it (for a date, in a companion
+``<field>_unreadable`` column), so the pandera model reports it by name.
+
+Work is done once per distinct value (Arrow dictionary encoding), never once per row.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vawg_pipeline.contract import Contract, normalise_value
-from vawg_pipeline.contract.schema import RECEIVED_DATE, ROW_FINGERPRINT
+from vawg_pipeline.contract.schema import (
+    KEY,
+    RECEIVED_DATE,
+    ROW_FINGERPRINT,
+    UNREADABLE_SUFFIX,
+)
 
 # Day-first only: the contract never allows month-first dates.
 DATE_FORMATS = (
@@ -28,13 +37,20 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # serial 1 = 1900-01-01 (Lotus leap-ye
 _MAX_SERIAL = 2958465  # 9999-12-31
 
 
-def parse_dates(raw: pd.Series) -> pd.Series:
-    """ISO date text for every readable value; unreadable text left as it was."""
-    distinct = pd.Series(raw.dropna().unique(), dtype=object)
-    if distinct.empty:
-        return raw.astype(object)
-    text = distinct.astype(str).str.strip()
-    parsed = pd.Series(pd.NaT, index=distinct.index, dtype="datetime64[ns]")
+def _arrow(values: pd.Series | pa.Array) -> pa.Array:
+    array = pa.array(values, type=pa.string(), from_pandas=True) \
+        if isinstance(values, pd.Series) else values
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def _text_series(array: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowStringArray(array), index=index, copy=False)
+
+
+def _parse_distinct_dates(text: pd.Series) -> pd.Series:
+    """Timestamps for the readable values of ``text`` (NaT for the rest)."""
+    text = text.str.strip()
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     number = pd.to_numeric(text, errors="coerce")
     serial = number.notna() & (number >= 1) & (number <= _MAX_SERIAL)
     if serial.any():
@@ -44,27 +60,62 @@ def parse_dates(raw: pd.Series) -> pd.Series:
         if not todo.any():
             break
         parsed[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-    iso = parsed.dt.strftime("%Y-%m-%d").where(parsed.notna(), distinct)
-    return raw.map(dict(zip(distinct, iso, strict=True))).astype(object)
+    return parsed.dt.normalize()
+
+
+def parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(dates, unreadable): the date of every readable cell, and the text of the rest."""
+    encoded = _arrow(raw).dictionary_encode()
+    distinct = pd.Series(encoded.dictionary.to_pylist(), dtype=object)
+    parsed = _parse_distinct_dates(distinct.astype(str)) if len(distinct) else \
+        pd.Series([], dtype="datetime64[ns]")
+    dates = pa.array(parsed, type=pa.timestamp("ns"), from_pandas=True).take(encoded.indices)
+    unreadable = pa.array(distinct.where(parsed.isna(), None), type=pa.string(),
+                          from_pandas=True).take(encoded.indices)
+    return (pd.Series(dates.to_numpy(zero_copy_only=False), index=raw.index,
+                      dtype="datetime64[ns]"),
+            _text_series(unreadable, raw.index))
 
 
 def map_spellings(raw: pd.Series, lookup: dict[str, str], blank: str | None) -> pd.Series:
     """Canonical value for every accepted spelling; anything else left as written."""
-    distinct = raw.dropna().unique()
-    mapping = {value: lookup.get(normalise_value(value), value) for value in distinct}
-    # A cell of spaces or punctuation only ("-", "n/a" is a spelling) counts as blank.
-    mapping = {k: (v if normalise_value(k) or v != k else None) for k, v in mapping.items()}
-    mapped = raw.map(mapping).astype(object)
+    encoded = _arrow(raw).dictionary_encode()
+    mapped: list[str | None] = []
+    for value in encoded.dictionary.to_pylist():
+        key = normalise_value(value)
+        # A cell of punctuation only ("-", "?") says nothing: it counts as blank.
+        mapped.append(lookup.get(key, value) if key else None)
+    result = pa.array(mapped, type=pa.string()).take(encoded.indices)
     if blank is not None:
-        mapped = mapped.where(mapped.notna(), blank)
-    return mapped
+        result = pc.fill_null(result, blank)
+    return _text_series(result, raw.index)
 
 
 def normalise_reference(raw: pd.Series) -> pd.Series:
     """Trimmed, upper case, inner spaces removed, a number without a trailing ``.0``."""
-    text = raw.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
-    text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    return text.replace("", pd.NA).astype(object)
+    text = pc.utf8_upper(_arrow(raw))
+    text = pc.replace_substring_regex(text, r"\s+", "")
+    text = pc.replace_substring_regex(text, r"^(\d+)\.0+$", r"\1")
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    return _text_series(text, raw.index)
+
+
+def _fingerprints(frame: pd.DataFrame, personal: pd.DataFrame) -> pd.Series:
+    """Tell exact duplicates from conflicts: a hash of every field of rows sharing a key.
+
+    Only rows whose (normalised) key repeats need one; the rest get their position,
+    unique anyway. Personal text counts too: same key, different name is a conflict.
+    """
+    fingerprint = pd.Series(np.arange(len(frame), dtype="int64"), index=frame.index)
+    if not all(k in frame for k in KEY):
+        return fingerprint
+    repeated = frame.duplicated(KEY, keep=False).to_numpy()
+    if repeated.any():
+        subset = pd.concat([frame.loc[repeated], personal.loc[repeated]], axis=1)
+        subset = subset.astype(object).where(subset.notna(), "\x00")
+        fingerprint[repeated] = pd.util.hash_pandas_object(subset, index=False).to_numpy(
+            dtype="uint64").astype("int64")
+    return fingerprint
 
 
 def normalise_sheet(
@@ -72,28 +123,23 @@ def normalise_sheet(
 ) -> pd.DataFrame:
     """The validation frame: present fields normalised, helper columns added.
 
-    Personal free text (name, notes) contributes to the row fingerprint, so exact
+    Personal free text (name, notes) only contributes to the row fingerprint, so exact
     duplicates are told from conflicts, and is then left out of the frame.
     """
     out: dict[str, pd.Series] = {}
-    for f in contract.fields:
-        if f.name not in data:
-            continue
+    present = [f for f in contract.fields if f.name in data]
+    for f in present:
         raw = data[f.name]
         if f.kind in ("category", "flag"):
             out[f.name] = map_spellings(raw, f.value_lookup, f.blank)
         elif f.kind == "date":
-            out[f.name] = parse_dates(raw)
+            out[f.name], out[f.name + UNREADABLE_SUFFIX] = parse_dates(raw)
         elif f.name == "subject_reference":
             out[f.name] = normalise_reference(raw)
-        else:
-            out[f.name] = raw.astype(object).where(raw.notna(), None)
+        elif not f.personal:
+            out[f.name] = _text_series(_arrow(raw), raw.index)
     frame = pd.DataFrame(out, index=data.index)
-    frame[ROW_FINGERPRINT] = pd.util.hash_pandas_object(
-        frame.astype("string").fillna("\x00"), index=False
-    ).astype("int64")
-    frame = frame.drop(columns=[f.name for f in contract.fields
-                                if f.personal and f.name != "subject_reference"],
-                       errors="ignore")
-    frame[RECEIVED_DATE] = received_date
+    personal = data[[f.name for f in present if f.personal and f.name not in frame]]
+    frame[ROW_FINGERPRINT] = _fingerprints(frame, personal)
+    frame[RECEIVED_DATE] = pd.Timestamp(received_date)
     return frame

@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import fastexcel
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from vawg_pipeline.contract import Contract, load_contract
 from vawg_pipeline.contract.fields import heading_without_hint, normalise_heading
@@ -36,6 +39,24 @@ TOTAL_LABELS = {"total", "totals", "grandtotal"}
 PARTIAL_HEADER_MIN = 3
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+@dataclass
+class Grid:
+    """A sheet's cells as text: one Arrow string array per column.
+
+    Keys are absolute column positions (0 = column A); index 0 of every array is
+    spreadsheet row 1, so row numbers are exactly what a spreadsheet program shows.
+    """
+
+    columns: dict[int, pa.Array]
+
+    @property
+    def height(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def row(self, index: int) -> dict[int, object]:
+        return {c: a[index].as_py() for c, a in self.columns.items()}
 
 
 class ReturnRefused(Exception):
@@ -136,7 +157,7 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
 # --- formats ----------------------------------------------------------------------------
 
 
-def _read_spreadsheet(path: Path) -> list[tuple[str, pd.DataFrame]]:
+def _read_spreadsheet(path: Path) -> list[tuple[str, Grid]]:
     name = path.name
     head = path.open("rb").read(8)
     if head == _OLE_MAGIC and path.suffix.lower() != ".xls":
@@ -159,10 +180,10 @@ def _read_spreadsheet(path: Path) -> list[tuple[str, pd.DataFrame]]:
             # skip_rows=0 keeps leading blank rows, so index 0 is spreadsheet row 1.
             sheet = reader.load_sheet(sheet_name, header_row=None, skip_rows=0,
                                       dtypes="string")
-            frame = sheet.to_arrow().to_pandas()
+            batch = sheet.to_arrow()
             # Absolute column positions, so "column C" in a message is column C.
-            frame.columns = [c.absolute_index for c in sheet.available_columns()]
-            grids.append((sheet_name, frame))
+            positions = [c.absolute_index for c in sheet.available_columns()]
+            grids.append((sheet_name, Grid(dict(zip(positions, batch.columns, strict=True)))))
     except ReturnRefused:
         raise
     except Exception as exc:  # fastexcel raises its own error types per failure
@@ -201,7 +222,7 @@ def _decode_csv(raw: bytes, name: str) -> str:
         ) from exc
 
 
-def _read_csv(path: Path) -> list[tuple[str, pd.DataFrame]]:
+def _read_csv(path: Path) -> list[tuple[str, Grid]]:
     name = path.name
     raw = path.read_bytes()
     if b"\x00" in raw[:4096]:
@@ -221,21 +242,24 @@ def _read_csv(path: Path) -> list[tuple[str, pd.DataFrame]]:
     width = max((len(r) for r in records), default=0)
     if width == 0:
         raise ReturnRefused(name, "the CSV holds no data")
-    frame = pd.DataFrame([r + [None] * (width - len(r)) for r in records], dtype=object)
-    return [(path.stem, frame)]
+    columns = {
+        c: pa.array([r[c] if c < len(r) else None for r in records], type=pa.string())
+        for c in range(width)
+    }
+    return [(path.stem, Grid(columns))]
 
 
 # --- header and data rows --------------------------------------------------------------
 
 
 def _field_for_heading(cell: object, lookup: dict[str, str]) -> str | None:
-    if cell is None or (isinstance(cell, float) and pd.isna(cell)):
+    if cell is None:
         return None
     return lookup.get(normalise_heading(cell)) or lookup.get(heading_without_hint(cell))
 
 
 def _find_header(
-    grid: pd.DataFrame, contract: Contract
+    grid: Grid, contract: Contract
 ) -> tuple[int, dict[int, str], list[str]] | None:
     """The first row holding every required heading; else the best partial row.
 
@@ -245,10 +269,10 @@ def _find_header(
     lookup = contract.heading_lookup
     required = [f.name for f in contract.required]
     best: tuple[int, dict[int, str], list[str]] | None = None
-    for index in range(min(HEADER_SEARCH_ROWS, len(grid))):
+    for index in range(min(HEADER_SEARCH_ROWS, grid.height)):
         mapping = {
             col: f
-            for col, cell in grid.iloc[index].items()
+            for col, cell in grid.row(index).items()
             if (f := _field_for_heading(cell, lookup)) is not None
         }
         present = set(mapping.values())
@@ -260,11 +284,22 @@ def _find_header(
     return best
 
 
+def _blank_to_null(column: pa.Array) -> pa.Array:
+    trimmed = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _is_total_label(value: object) -> bool:
+    if value is None:
+        return False
+    return "".join(ch for ch in str(value).lower() if ch.isalpha()) in TOTAL_LABELS
+
+
 def _data_sheet(
-    file_name: str, sheet_name: str, grid: pd.DataFrame, header_index: int,
+    file_name: str, sheet_name: str, grid: Grid, header_index: int,
     mapping: dict[int, str]
 ) -> RawSheet:
-    header = grid.iloc[header_index]
+    header = grid.row(header_index)
     by_field: dict[str, list[int]] = {}
     for col, f in mapping.items():
         by_field.setdefault(f, []).append(col)
@@ -275,38 +310,45 @@ def _data_sheet(
                 file_name, f"sheet {sheet_name!r}, header row {header_index + 1}: columns "
                 f"{headings} all mean {f}; keep one"
             )
-    body = grid.iloc[header_index + 1:]
-    text = body.apply(lambda col: col.astype("string").str.strip()).replace("", pd.NA)
-    empty = text.isna().all(axis=1)
-    # A totals row has "Total" somewhere and no case or subject reference of its own.
-    keys = [c for c in mapping if mapping[c] in ("case_reference", "subject_reference")]
-    candidates = ~empty
-    for c in keys:
-        label = text[c].str.lower().str.replace(r"[^a-z]", "", regex=True)
-        candidates &= text[c].isna() | label.isin(TOTAL_LABELS)
-    totals = pd.Series(False, index=text.index)
-    if candidates.any():
-        labelled = text[candidates].apply(
-            lambda col: col.str.lower().str.replace(r"[^a-z]", "", regex=True)
-            .isin(TOTAL_LABELS)
-        ).any(axis=1)
-        totals[labelled.index] = labelled
-    keep = ~(empty | totals)
-
-    data = pd.DataFrame(
-        {f: text.loc[keep, col] for col, f in mapping.items()}, index=text.index[keep]
-    )
-    data[ROW_COLUMN] = (data.index.to_numpy() + 1).astype("int64")
-    data = data.reset_index(drop=True)
+    start = header_index + 1
+    body = {c: _blank_to_null(a.slice(start)) for c, a in grid.columns.items()}
+    height = grid.height - start
+    if height <= 0:
+        body_rows = np.zeros(0, dtype=bool)
+        keep = body_rows
+    else:
+        filled = np.zeros(height, dtype=bool)
+        for column in body.values():
+            filled |= column.is_valid().to_numpy(zero_copy_only=False)
+        # A totals row says "Total" somewhere and has no case or subject reference.
+        candidates = filled.copy()
+        for c, f in mapping.items():
+            if f in ("case_reference", "subject_reference"):
+                values = body[c]
+                label = pc.utf8_lower(pc.replace_substring_regex(values, "[^A-Za-z]", ""))
+                is_label = pc.fill_null(pc.is_in(label, pa.array(sorted(TOTAL_LABELS))), False)
+                blank_or_label = pc.or_(values.is_null(), is_label)
+                candidates &= blank_or_label.to_numpy(zero_copy_only=False)
+        totals = np.zeros(height, dtype=bool)
+        for i in np.flatnonzero(candidates):
+            totals[i] = any(_is_total_label(a[i].as_py()) for a in body.values())
+        keep = filled & ~totals
+    indices = np.flatnonzero(keep)
+    take = pa.array(indices, type=pa.int64())
+    data = pd.DataFrame({
+        f: pd.Series(pd.arrays.ArrowStringArray(body[col].take(take)), copy=False)
+        for col, f in mapping.items()
+    })
+    data[ROW_COLUMN] = (indices + start + 1).astype("int64")
 
     extra: list[str] = []
     for col, cell in header.items():
         if col in mapping:
             continue
-        heading = None if cell is None or pd.isna(cell) else str(cell).strip()
+        heading = None if cell is None else str(cell).strip()
         if heading:
             extra.append(heading)
-        elif text.loc[keep, col].notna().any():
+        elif len(indices) and body[col].take(take).null_count < len(indices):
             extra.append(f"(unnamed column {_column_letter(int(col))})")
     return RawSheet(
         sheet=sheet_name,

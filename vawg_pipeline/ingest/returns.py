@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from vawg_pipeline.contract import Contract, load_contract
-from vawg_pipeline.contract.schema import RECEIVED_DATE, ROW_FINGERPRINT
 from vawg_pipeline.ingest.normalise import normalise_sheet
 from vawg_pipeline.ingest.reader import ROW_COLUMN, ReturnRefused, read_return
 from vawg_pipeline.ingest.validate import find_problems
@@ -139,15 +138,14 @@ def _store_rows(
         elif f.name not in valid:
             out[f.name] = None  # an optional column the force did not send
         elif f.kind == "date":
-            out[f.name] = pd.to_datetime(valid[f.name], format="%Y-%m-%d").dt.date
+            out[f.name] = valid[f.name].dt.date
         elif f.kind == "flag":
-            out[f.name] = valid[f.name] == "true"
+            out[f.name] = (valid[f.name] == "true").fillna(False).astype(bool)
         else:
             out[f.name] = valid[f.name]
     out["source_sha256"] = sha
     out["source_sheet"] = valid["source_sheet"]
     out["source_row"] = valid["source_row"].astype("int64")
-    out = out.drop(columns=[RECEIVED_DATE, ROW_FINGERPRINT], errors="ignore")
     return out[CASE_COLUMNS].reset_index(drop=True)
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from vawg_pipeline.contract import Contract
-from vawg_pipeline.contract.schema import CHECK_REASONS, ReturnRow
+from vawg_pipeline.contract.schema import CHECK_REASONS, UNREADABLE_SUFFIX, ReturnRow
 
 PROBLEM_COLUMNS = ["index", "field", "reason", "value"]
 
@@ -20,6 +20,8 @@ PROBLEM_COLUMNS = ["index", "field", "reason", "value"]
 def _value_text(value: object) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat()
     return str(value)
 
 
@@ -61,7 +63,8 @@ def find_problems(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     problems: list[pd.DataFrame] = []
 
     per_column = failures[failures["schema_context"] == "Column"]
-    for (field, check), group in per_column.groupby(["column", "check"], sort=False):
+    for (column, check), group in per_column.groupby(["column", "check"], sort=False):
+        field = column.removesuffix(UNREADABLE_SUFFIX)
         personal = field in contract.names and contract[field].personal
         values = [None if personal else _value_text(v) for v in group["failure_case"]]
         problems.append(pd.DataFrame({

@@ -24,6 +24,7 @@ EXCEL_EPOCH = date(1899, 12, 30)
 # Case-level fields: every row of a case must carry the same value, so their spelling
 # is never varied cell by cell (a by-hand variation must not look like a conflict).
 CASE_LEVEL_FIELDS = ("case_type", "date_recorded")
+KEY_FIELDS = ("case_reference", "subject_reference")
 
 
 def _is_blank(value: Any) -> bool:
@@ -207,11 +208,15 @@ def _data_sheet(name: str, columns: dict[str, list[Cell]], index: list[int],
     if style.totals_row:
         if rng.random() < 0.5:
             rows.append([])
-        first = next((c for c, col in enumerate(layout) if col is not None), 0)
+        # "Total" in the first used column, the count under the next column that is not
+        # a case or subject reference (a totals row has no reference of its own).
+        used = [c for c, col in enumerate(layout) if col is not None]
         total: list[Cell] = [None] * width
-        total[first] = style.total_label
-        if first + 1 < width:
-            total[first + 1] = len(index)
+        if used:
+            total[used[0]] = style.total_label
+            count_at = next((c for c in used[1:] if layout[c] not in KEY_FIELDS), None)
+            if count_at is not None:
+                total[count_at] = len(index)
         rows.append(total)
     widths = [min(max(len(str(h or "")) + 2, 10), 40) for h in rows[header_row]]
     return Sheet(name=name, rows=rows, merges=merges, header_row=header_row,

@@ -100,7 +100,7 @@ def value_variant(f: ContractField, canonical: str, rng: np.random.Generator, ca
     # Abbreviations and flags keep their own case ("DA", "RCM"); words take the casing.
     text = base if base.isupper() and len(base) <= 5 else _case(base, casing)
     roll = rng.random()
-    if roll < 0.06:
+    if roll < 0.06 and not base.isupper():
         text = _plural(text)
     elif roll < 0.10:
         text = text + " "

@@ -121,7 +121,7 @@ FILE_NAME_TEMPLATES = (
     "{code} vawg data Oct21-Mar22 v{n}.{ext}",
     "VAWG Review Data Return_{short}_{n}.{ext}",
     "Copy of NPCC return template ({short}).{ext}",
-    "PSD VAWG extract 20220{n}28.{ext}",
+    "PSD VAWG extract 2022042{n}.{ext}",
     "{short} - Police perpetrated VAWG - OFFICIAL SENSITIVE.{ext}",
     "vawg_return_{code}.{ext}",
 )

@@ -9,10 +9,11 @@ numbers stay numbers; the CSV writer receives text only. Each writer pins what i
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -36,11 +37,46 @@ class Sheet:
     column_widths: list[float] = field(default_factory=list)
 
 
-def _normalise_zip(path: Path) -> None:
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+_ODF_ROOT = re.compile(rb"<(office:[\w-]+)((?:\s+[\w:.-]+=\"[^\"]*\")*)\s*(/?)>")
+_ATTRIBUTE = re.compile(rb'([\w:.-]+)="([^"]*)"')
+
+
+def _fix_core_properties(name: str, data: bytes) -> bytes:
+    # openpyxl stamps "modified" with the time of saving.
+    if name == "docProps/core.xml":
+        stamp = FIXED_DOC_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+        return _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", data)
+    return data
+
+
+def _fix_odf_namespaces(name: str, data: bytes) -> bytes:
+    # odfpy declares on each root element every namespace any document of the process
+    # has used so far (a class-level dict), in first-use order: declare them all, sorted.
+    if not name.endswith(".xml"):
+        return data
+    from odf.namespaces import nsdict
+
+    match = _ODF_ROOT.search(data)
+    if not match:
+        return data
+    attributes = _ATTRIBUTE.findall(match.group(2))
+    declared = {k: v for k, v in attributes if k.startswith(b"xmlns:")}
+    for uri, prefix in nsdict.items():
+        declared.setdefault(b"xmlns:" + prefix.encode(), uri.encode())
+    others = [(k, v) for k, v in attributes if not k.startswith(b"xmlns:")]
+    parts = [b"<" + match.group(1)]
+    parts += [b" " + k + b'="' + v + b'"' for k, v in sorted(declared.items()) + others]
+    tag = b"".join(parts) + match.group(3) + b">"
+    return data[: match.start()] + tag + data[match.end():]
+
+
+def _normalise_zip(path: Path, rewrite: Callable[[str, bytes], bytes] | None = None) -> None:
     """Rewrite a zip container with fixed entry timestamps, keeping order and compression.
 
     openpyxl and odfpy stamp entries with the current time; fixing it makes a seed give
     the same bytes. ODF needs ``mimetype`` first and stored, which copying in order keeps.
+    ``rewrite`` may fix an entry's content too.
     """
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as tmp:
         tmp_path = Path(tmp.name)
@@ -50,7 +86,10 @@ def _normalise_zip(path: Path) -> None:
                 fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
                 fixed.compress_type = info.compress_type
                 fixed.external_attr = 0o600 << 16
-                dst.writestr(fixed, src.read(info.filename))
+                data = src.read(info.filename)
+                if rewrite is not None:
+                    data = rewrite(info.filename, data)
+                dst.writestr(fixed, data)
         shutil.move(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -144,7 +183,7 @@ def write_xlsx_openpyxl(sheets: Sequence[Sheet], path: Path) -> None:
             top.fill = PatternFill("solid", fgColor="1F3864")
             top.alignment = Alignment(horizontal="center")
     wb.save(path)
-    _normalise_zip(path)
+    _normalise_zip(path, _fix_core_properties)
 
 
 # --------------------------------------------------------------------------- xls
@@ -256,8 +295,8 @@ def write_ods(sheets: Sequence[Sheet], path: Path) -> None:
                     cell.addElement(P(text=str(value).upper()))
                     tr.addElement(cell)
                 elif isinstance(value, datetime):
-                    cell = TableCell(valuetype="date", datevalue=value.isoformat(timespec="seconds"),
-                                     stylename=datetime_cell)
+                    cell = TableCell(valuetype="date", stylename=datetime_cell,
+                                     datevalue=value.isoformat(timespec="seconds"))
                     cell.addElement(P(text=value.strftime("%d/%m/%Y %H:%M")))
                     tr.addElement(cell)
                 elif isinstance(value, date):
@@ -272,7 +311,7 @@ def write_ods(sheets: Sequence[Sheet], path: Path) -> None:
             table.addElement(tr)
         doc.spreadsheet.addElement(table)
     doc.save(str(path))
-    _normalise_zip(path)
+    _normalise_zip(path, _fix_odf_namespaces)
 
 
 # --------------------------------------------------------------------------- csv

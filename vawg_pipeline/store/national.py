@@ -6,6 +6,7 @@ force's rows either wholly as before or wholly replaced, never half a force.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -74,7 +75,9 @@ def sync_forces(con: duckdb.DuckDBPyConnection, forces: Iterable[Force]) -> None
     )
     con.execute("BEGIN")
     con.execute("DELETE FROM forces")
-    con.execute("INSERT INTO forces SELECT * FROM frame")
+    con.register("forces_frame", frame)
+    con.execute("INSERT INTO forces SELECT * FROM forces_frame")
+    con.unregister("forces_frame")
     con.execute("COMMIT")
 
 
@@ -135,10 +138,8 @@ def replace_force_return(con: duckdb.DuckDBPyConnection, result: IngestResult) -
         raise
     finally:
         for view in ("cases_frame", "quarantine_frame"):
-            try:
+            with contextlib.suppress(Exception):  # never registered
                 con.unregister(view)
-            except Exception:  # never registered
-                pass
 
 
 def record_refusal(

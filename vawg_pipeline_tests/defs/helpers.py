@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from vawg_pipeline.definitions import defs
 from vawg_pipeline.defs.automation import all_forces_tags
 from vawg_pipeline.defs.resources import (
     FeedbackFolder,
@@ -13,7 +14,6 @@ from vawg_pipeline.defs.resources import (
     NationalStore,
     PublishedOutputs,
 )
-from vawg_pipeline.definitions import defs
 
 KEY = "integration-test-key"
 

@@ -1,0 +1,248 @@
+"""Publishing as assets: the suppressed national tables, their audit, and the release.
+
+Thin wiring around :mod:`vawg_pipeline.publish`. Three steps, in this order:
+
+1. ``published_tables`` (one asset per published table of ``tables.toml``): counts the
+   national store's cases in the reporting period, decides what to withhold and stages
+   the candidate in the restricted folder beside the store. Nothing is published yet.
+2. ``disclosure_audit`` (a blocking check on every table): audits the staged candidate,
+   for the public and for each force as insider. If it fails, nothing downstream runs.
+3. ``published_release``: releases the audited candidate (the published DuckDB file,
+   CSV files, workbook and chart) atomically, or nothing if the numbers are unchanged.
+"""
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from vawg_pipeline.defs.ingestion import OWNERS, STORE_POOL
+from vawg_pipeline.defs.metadata import column_schema, markdown_table
+from vawg_pipeline.defs.national import national_store
+from vawg_pipeline.defs.resources import NationalStore, PublishedOutputs
+from vawg_pipeline.disclosure.specs import DisclosureRules, TableSpec, load_table_specs
+from vawg_pipeline.publish import files, staging
+from vawg_pipeline.publish.release import publish
+from vawg_pipeline.publish.safety import primary_breaches
+from vawg_pipeline.publish.tables import (
+    ReportingPeriod,
+    audit_candidate,
+    build_candidate,
+    publication,
+    published_table,
+    wide_display,
+)
+
+GROUP = "published"
+PUBLISHED_POOL = "vawg_published"  # one writer of the published folder at a time
+STAGING_FOLDER = "publish_staging"
+TABLE_SPECS: list[TableSpec] = load_table_specs()
+
+
+def table_key(spec: TableSpec) -> dg.AssetKey:
+    return dg.AssetKey(["published", spec.table_id])
+
+
+def rules_of(published: PublishedOutputs) -> DisclosureRules:
+    return DisclosureRules(threshold=published.threshold,
+                           protection_width=published.protection_width)
+
+
+def period_of(published: PublishedOutputs) -> ReportingPeriod:
+    return ReportingPeriod.parse(published.period_start, published.period_end)
+
+
+def staging_folder(store: NationalStore) -> Path:
+    """Beside the store, in its owner-only folder: the candidate holds true small counts."""
+    return store.store_path().parent / STAGING_FOLDER
+
+
+def _table_description(spec: TableSpec) -> str:
+    population = ("finalised cases only" if spec.population == "finalised"
+                  else "every case in the reporting period")
+    return (f"{spec.title} (published table `{spec.table_id}`). {spec.description}\n\n"
+            f"Counts {spec.unit}, over {population}, by {', '.join(spec.dimensions)}. "
+            "Small counts and the cells that would reveal them are withheld ([c]).")
+
+
+@dg.multi_asset(
+    name="published_tables",
+    specs=[
+        dg.AssetSpec(
+            key=table_key(spec),
+            deps=[national_store],
+            description=_table_description(spec),
+            group_name=GROUP,
+            kinds={"duckdb", "pandas"},
+            owners=OWNERS,
+            metadata={"dagster/column_schema": column_schema(files.table_columns(spec))},
+        )
+        for spec in TABLE_SPECS
+    ],
+    # The tables share cells and are protected together: always all of them.
+    can_subset=False,
+    pool=STORE_POOL,  # reads the store: not while a refresh is writing it
+)
+def published_tables(
+    context: dg.AssetExecutionContext, store: NationalStore, published: PublishedOutputs
+) -> Iterator[dg.MaterializeResult]:
+    """Count, protect and stage every published table; the audit check gates release."""
+    rules = rules_of(published)
+    with store.reader() as con:
+        candidate = build_candidate(con, period_of(published), rules, TABLE_SPECS)
+    report = audit_candidate(candidate)
+    staging.save_candidate(staging_folder(store), candidate)
+    withheld = candidate.withheld_counts().set_index("table_id")
+    failing = report.cells.loc[~report.cells["ok"].astype(bool), "table_id"].value_counts()
+    context.log.info(f"{len(candidate.forces)} forces with a return; audit "
+                     f"{'passed' if report.passed else 'FAILED'}; staged for the check")
+    for spec in TABLE_SPECS:
+        table = published_table(candidate.protected[spec.table_id], spec)
+        counts = withheld.loc[spec.table_id]
+        by_rule = pd.DataFrame({
+            "rule": ["primary (counts 1 to threshold-1)",
+                     "primary-line (zeros beside a lone withheld count)",
+                     "secondary (to stop withheld cells being worked out)",
+                     "withheld in all", "published"],
+            "cells": [int(counts["primary"]), int(counts["primary-line"]),
+                      int(counts["secondary"]), int(counts["withheld"]),
+                      int(counts["cells"] - counts["withheld"])],
+        })
+        yield dg.MaterializeResult(
+            asset_key=table_key(spec),
+            metadata={
+                "table (as published)": dg.MetadataValue.md(
+                    markdown_table(wide_display(table, spec), 60)),
+                "withheld cells by rule": dg.MetadataValue.md(markdown_table(by_rule)),
+                "withheld cells": int(counts["withheld"]),
+                "audit": ("passed" if report.passed
+                          else f"FAILED ({len(report.violations)} violations)"),
+                "audit: failed intervals in this table": int(failing.get(spec.table_id, 0)),
+                "reporting period": candidate.period.label(),
+                "forces with a return": len(candidate.forces),
+                "dagster/row_count": len(table),
+                "dagster/column_schema": column_schema(files.table_columns(spec)),
+            },
+        )
+
+
+@dg.multi_asset_check(
+    name="disclosure_audit",
+    specs=[
+        dg.AssetCheckSpec(
+            "disclosure_audit",
+            asset=table_key(spec),
+            blocking=True,
+            description="The staged tables pass the disclosure audit: for every withheld "
+            "small count, the range of values consistent with everything published "
+            "(found by linear programming over all tables) is wide enough, for the "
+            "public and for each force knowing its own figures; no published value "
+            "counts 1 to threshold-1. Blocks the release if not.",
+        )
+        for spec in TABLE_SPECS
+    ],
+)
+def disclosure_audit(
+    context: dg.AssetCheckExecutionContext, store: NationalStore, published: PublishedOutputs
+) -> Iterator[dg.AssetCheckResult]:
+    """Audit the staged candidate as it will be published; record the verdict."""
+    folder = staging_folder(store)
+    candidate = staging.load_candidate(folder)
+    report = audit_candidate(candidate)
+    # The primary rule checked again on the published form itself, independently.
+    tables = {s.table_id: published_table(candidate.protected[s.table_id], s)
+              for s in candidate.specs}
+    breaches = primary_breaches(tables, candidate.rules.threshold)
+    rules_match = candidate.rules == rules_of(published)
+    passed = bool(report.passed) and not breaches and rules_match
+    problems = list(report.violations)
+    problems += [f"{t}: published value {v} at {c}" for t, c, v in breaches]
+    if not rules_match:
+        problems.append("the staged candidate was protected under other rules than those "
+                        "configured now: materialize the published tables again")
+    # The release step accepts the candidate only with this verdict, for this hash.
+    staging.save_verdict(folder, candidate.content_hash(), report, passed=passed,
+                         problems=problems)
+    cells = report.cells
+    summary = report.summary()
+    for spec in TABLE_SPECS:
+        mine = cells[cells["table_id"] == spec.table_id]
+        by_attacker = (mine.assign(failed=~mine["ok"].astype(bool))
+                       .groupby(mine["attacker"].where(mine["attacker"] == "outsider",
+                                                       "each force as insider"))
+                       .agg(intervals=("ok", "size"), failed=("failed", "sum"))
+                       .reset_index())
+        yield dg.AssetCheckResult(
+            asset_key=table_key(spec),
+            check_name="disclosure_audit",
+            passed=passed,
+            metadata={
+                "audit of all tables": "passed" if passed else "FAILED",
+                "withheld cells in this table": int(mine["cell"].nunique()),
+                "intervals checked in this table": len(mine),
+                "intervals too narrow in this table": int((~mine["ok"].astype(bool)).sum()),
+                "by attacker": dg.MetadataValue.md(markdown_table(by_attacker)),
+                "attackers (public + forces)": int(summary.get("attackers", 0)),
+                "published counts 1 to threshold-1 (all tables)": len(breaches)
+                + int(summary.get("published_small", 0)),
+                "violations (all tables)": dg.MetadataValue.md(
+                    "\n".join(f"- {p}" for p in problems[:30]) or "_(none)_"),
+                "LPs solved": int(summary.get("lps_solved", 0)),
+                "audit seconds": float(summary.get("seconds", 0.0)),
+            },
+        )
+
+
+def _chart_markdown(path: Path) -> str:
+    encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f"![Individuals by VAWG category and case type](data:image/png;base64,{encoded})"
+
+
+@dg.asset(
+    deps=[table_key(spec) for spec in TABLE_SPECS],
+    group_name=GROUP,
+    kinds={"duckdb", "excel", "csv"},
+    owners=OWNERS,
+    pool=PUBLISHED_POOL,
+)
+def published_release(
+    context: dg.AssetExecutionContext, store: NationalStore, published: PublishedOutputs
+) -> dg.MaterializeResult:
+    """The published outputs analysts and the public read: suppressed, audited tables.
+
+    ``vawg_published.duckdb`` (every table, the catalogue, the coverage of forces and the
+    audit, documented with ``COMMENT ON``), one CSV per table, an accessible workbook and
+    the headline chart, each swapped in atomically as one release kept under
+    ``releases/<id>/`` with its manifest. Only a candidate that passed the blocking
+    ``disclosure_audit`` check is released; unchanged numbers make no new release.
+    """
+    folder = staging_folder(store)
+    candidate = staging.load_candidate(folder)
+    staging.require_passing_verdict(folder, candidate)
+    report = audit_candidate(candidate)  # the published audit table, for this content
+    result = publish(publication(candidate, report), published.published_path())
+    paths = result.paths
+    live_chart = paths.chart
+    context.log.info(
+        f"release {result.release_id}: "
+        + ("new" if result.new_release else "numbers unchanged, no new release"))
+    return dg.MaterializeResult(metadata={
+        "release id": result.release_id,
+        "new release": result.new_release,
+        "files replaced": ", ".join(result.replaced) or "(none)",
+        "published DuckDB": dg.MetadataValue.path(str(paths.duckdb.resolve())),
+        "workbook": dg.MetadataValue.path(str(paths.workbook.resolve())),
+        "CSV folder": dg.MetadataValue.path(str(paths.csv_folder.resolve())),
+        "release folder": dg.MetadataValue.path(str(result.release_dir.resolve())),
+        "chart path": dg.MetadataValue.path(str(live_chart.resolve())),
+        "chart": dg.MetadataValue.md(_chart_markdown(live_chart)),
+        "content hash": result.content_hash,
+        "reporting period": candidate.period.label(),
+        "forces included": int(candidate.coverage["included"].sum()),
+        "forces missing": dg.MetadataValue.md(
+            ", ".join(candidate.coverage.loc[~candidate.coverage["included"],
+                                             "force_code"]) or "(none)"),
+        "audit": "passed" if report.passed else "FAILED",
+    })

@@ -1,0 +1,166 @@
+"""The restricted staging area between deciding the suppression and releasing it.
+
+The tables are counted and protected by one step, audited by a second (the blocking
+check) and released by a third; the staging area carries the candidate (true counts
+with the withheld decisions) between them, and the audit's verdict on exactly that
+candidate. It holds small true counts, so it lives beside the national store (an
+owner-only folder), never in the published folder.
+
+The release step re-reads the candidate and accepts it only with a passing verdict for
+the same content hash, so a candidate changed or never audited cannot be released.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from vawg_pipeline.disclosure.audit import AuditReport
+from vawg_pipeline.disclosure.specs import DisclosureRules, TableSpec
+from vawg_pipeline.privacy import make_owner_only_dir
+from vawg_pipeline.publish.tables import Candidate, ReportingPeriod
+from vawg_pipeline.store.schema import connect
+
+CANDIDATE_FILE = "candidate.duckdb"
+VERDICT_FILE = "audit_verdict.json"
+
+
+class StagingError(RuntimeError):
+    """No usable candidate, or no passing audit verdict for it."""
+
+
+def _replace_into(folder: Path, name: str, write: Any) -> Path:
+    """Write a file via ``write(tmp_path)`` and rename it into place."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    os.unlink(tmp)  # DuckDB wants to create the file itself
+    try:
+        write(Path(tmp))
+        os.replace(tmp, folder / name)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return folder / name
+
+
+def save_candidate(folder: Path, candidate: Candidate) -> str:
+    """Stage ``candidate`` (replacing any earlier one and its verdict); returns its hash."""
+    folder = make_owner_only_dir(Path(folder))
+    (folder / VERDICT_FILE).unlink(missing_ok=True)  # a verdict belongs to one candidate
+    content_hash = candidate.content_hash()
+    meta = {
+        "content_hash": content_hash,
+        "staged_at": datetime.now(UTC).isoformat(),
+        "period": [candidate.period.start.isoformat(), candidate.period.end.isoformat()],
+        "rules": candidate.rules.as_dict(),
+        "specs": [asdict(s) for s in candidate.specs],
+        "forces": candidate.forces,
+    }
+
+    def write(path: Path) -> None:
+        con = connect(path)
+        try:
+            con.execute("CREATE TABLE meta (document VARCHAR)")
+            con.execute("INSERT INTO meta VALUES (?)", [json.dumps(meta)])
+            for position, spec in enumerate(candidate.specs):
+                frame = candidate.protected[spec.table_id]
+                con.register("frame", frame)
+                con.execute(f"CREATE TABLE t{position} AS SELECT * FROM frame")
+                con.unregister("frame")
+            con.register("frame", candidate.coverage)
+            con.execute("CREATE TABLE coverage AS SELECT * FROM frame")
+            con.unregister("frame")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+
+    _replace_into(folder, CANDIDATE_FILE, write)
+    return content_hash
+
+
+def _objects(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+    return frame
+
+
+def load_candidate(folder: Path) -> Candidate:
+    """The staged candidate, checked against the hash it was staged with."""
+    path = Path(folder) / CANDIDATE_FILE
+    if not path.is_file():
+        raise StagingError(f"no staged candidate at {path}: materialize the published "
+                           "tables first")
+    con = connect(path, read_only=True)
+    try:
+        meta = json.loads(con.execute("SELECT document FROM meta").fetchone()[0])
+        specs = [TableSpec(**{**s, "dimensions": tuple(s["dimensions"])})
+                 for s in meta["specs"]]
+        protected = {}
+        for position, spec in enumerate(specs):
+            frame = con.execute(f"SELECT * FROM t{position}").df()
+            frame = _objects(frame, [*spec.dimensions, "withheld_reason"])
+            frame["value"] = frame["value"].astype("int64")
+            frame["withheld"] = frame["withheld"].astype(bool)
+            protected[spec.table_id] = frame
+        coverage = con.execute("SELECT * FROM coverage").df()
+    finally:
+        con.close()
+    coverage = _objects(coverage, ["force_name", "file_name", "sha256"])
+    coverage["included"] = coverage["included"].astype(bool)
+    coverage["quarantine_rate"] = coverage["quarantine_rate"].astype(float)
+    candidate = Candidate(
+        period=ReportingPeriod.parse(*meta["period"]),
+        rules=DisclosureRules(**meta["rules"]),
+        specs=specs, protected=protected, coverage=coverage, forces=list(meta["forces"]),
+    )
+    if candidate.content_hash() != meta["content_hash"]:
+        raise StagingError(f"{path} does not read back as staged (hash mismatch)")
+    return candidate
+
+
+def save_verdict(folder: Path, content_hash: str, report: AuditReport,
+                 passed: bool | None = None, problems: list[str] | None = None,
+                 ) -> dict[str, Any]:
+    """Record the verdict on the candidate with ``content_hash``: the audit's, unless the
+    caller found more (``passed``, ``problems``)."""
+    verdict = {
+        "content_hash": content_hash,
+        "passed": bool(report.passed if passed is None else passed and report.passed),
+        "summary": {k: (v.item() if hasattr(v, "item") else v)
+                    for k, v in report.summary().items()},
+        "violations": list(report.violations if problems is None else problems),
+        "audited_at": datetime.now(UTC).isoformat(),
+    }
+
+    def write(path: Path) -> None:
+        path.write_text(json.dumps(verdict, indent=2), encoding="utf-8")
+
+    _replace_into(Path(folder), VERDICT_FILE, write)
+    return verdict
+
+
+def load_verdict(folder: Path) -> dict[str, Any] | None:
+    path = Path(folder) / VERDICT_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def require_passing_verdict(folder: Path, candidate: Candidate) -> dict[str, Any]:
+    """The verdict, if it passed and is about this very candidate; else StagingError."""
+    verdict = load_verdict(folder)
+    content_hash = candidate.content_hash()
+    if verdict is None or verdict.get("content_hash") != content_hash:
+        raise StagingError("the staged candidate has not been audited: run the "
+                           "disclosure_audit check before releasing")
+    if not verdict.get("passed"):
+        raise StagingError("the staged candidate failed the disclosure audit: "
+                           + "; ".join(verdict.get("violations", [])[:5]))
+    return verdict
