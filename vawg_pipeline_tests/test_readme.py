@@ -22,4 +22,4 @@ def test_readme_commands_are_the_ones_ci_runs() -> None:
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
     test_command = "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest"
     assert test_command in text
-    assert test_command.replace("pip install", "pip install -q") in ci
+    assert test_command in ci
