@@ -54,7 +54,9 @@ class ForceRefresh:
     ignored_files: list[tuple[str, str]] = field(default_factory=list)
     reason_counts: pd.DataFrame | None = None
     preview: pd.DataFrame | None = None
-    seconds: float = 0.0
+    # Seconds per stage: read, normalise, validate, pseudonymise (in whichever process
+    # ingested the file) and store (this process).
+    seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def conserved(self) -> bool | None:
@@ -133,10 +135,9 @@ def refresh_forces(
                                       sha256=sha, ignored_files=folder.ignored)
         jobs.append(_Job(code, folder.current, sha))
 
-    started = time.perf_counter()
     for job, result in _results(jobs, key, workers):
         outcome = outcomes[job.force_code]
-        outcome.seconds = time.perf_counter() - started
+        started = time.perf_counter()
         if isinstance(result, ReturnRefused):
             national.record_refusal(con, job.force_code, job.path.name, job.sha256,
                                     received_time(job.path), str(result))
@@ -151,6 +152,8 @@ def refresh_forces(
             outcome.extra_columns = result.extra_columns
             outcome.reason_counts = result.reason_counts()
             outcome.preview = result.cases.drop(columns=["subject_pseudonym"]).head(10)
+            outcome.seconds = dict(result.seconds)
+        outcome.seconds["store"] = time.perf_counter() - started
         if on_result is not None:
             on_result(outcome)
     return [outcomes[code] for code in force_codes]

@@ -42,6 +42,8 @@ def _force_metadata(r: ForceRefresh) -> dict[str, object]:
             "quarantine reasons": dg.MetadataValue.md(markdown_table(r.reason_counts)),
             "preview (no personal data)": dg.MetadataValue.md(markdown_table(r.preview)),
         })
+    if r.seconds:
+        metadata["seconds per stage"] = {k: round(v, 3) for k, v in r.seconds.items()}
     if r.ignored_files:
         metadata["files ignored"] = dg.MetadataValue.md(markdown_table(
             pd.DataFrame(r.ignored_files, columns=["file", "why"])))
@@ -104,8 +106,14 @@ def force_returns(
         metadata = _force_metadata(results[0])
     else:
         stored = sum(r.rows_stored or 0 for r in results)
+        seconds: dict[str, float] = {}
+        for r in results:
+            for stage, value in r.seconds.items():
+                seconds[stage] = seconds.get(stage, 0.0) + value
         metadata = {
             "forces": len(results),
+            "seconds per stage (summed over forces)": {
+                k: round(v, 3) for k, v in seconds.items()},
             "accepted this run": sum(r.outcome == "accepted" for r in results),
             "refused this run": sum(r.outcome == "refused" for r in results),
             "unchanged": sum(r.outcome == "unchanged" for r in results),

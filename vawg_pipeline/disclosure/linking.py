@@ -95,11 +95,11 @@ def link_tables(
         absent = [c for c in (*dims, value_column) if c not in frame.columns]
         if absent:
             raise KeyError(f"{table_id}: missing columns {absent}")
-        labels = frame[dims].astype(str)
+        columns = [frame[d].astype(str).to_numpy() for d in dims]
+        coords_of_rows = list(zip(*columns, strict=True))
         table_values = pd.to_numeric(frame[value_column]).to_numpy(dtype=float)
         cells = np.empty(len(frame), dtype=np.int64)
-        records = labels.itertuples(index=False, name=None)
-        for row, coords in enumerate(records):
+        for row, coords in enumerate(coords_of_rows):
             key: CellKey = (
                 spec.unit,
                 spec.population,
@@ -118,29 +118,20 @@ def link_tables(
                 )
             cells[row] = cell
         row_cells[table_id] = cells
-        row_labels[table_id] = [
-            row_label(dims, coords) for coords in labels.itertuples(index=False, name=None)
-        ]
+        row_labels[table_id] = [row_label(dims, coords) for coords in coords_of_rows]
 
         # One line per (dimension, values of the other dimensions).
-        for d in dims:
-            others = [o for o in dims if o != d]
-            is_total = (labels[d] == TOTAL).to_numpy()
-            other_keys = (
-                list(labels[others].itertuples(index=False, name=None))
-                if others
-                else [()] * len(frame)
-            )
+        for position, d in enumerate(dims):
             totals: dict[tuple, int] = {}
             parts: dict[tuple, list[int]] = {}
-            for row in range(len(frame)):
-                k = other_keys[row]
-                if is_total[row]:
-                    totals[k] = int(cells[row])
+            for row, coords in enumerate(coords_of_rows):
+                others = coords[:position] + coords[position + 1 :]
+                if coords[position] == TOTAL:
+                    totals[others] = int(cells[row])
                 else:
-                    parts.setdefault(k, []).append(int(cells[row]))
-            for k, total_cell in totals.items():
-                members = tuple(parts.get(k, []))
+                    parts.setdefault(others, []).append(int(cells[row]))
+            for others, total_cell in totals.items():
+                members = tuple(parts.get(others, []))
                 if not members:
                     continue
                 canonical = (total_cell, tuple(sorted(members)))

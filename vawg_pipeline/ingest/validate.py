@@ -49,8 +49,14 @@ def _frame_reason(check: str, field: str, text: str, value: str | None) -> str:
     return f"{field} {text}" if value is None else f"{field}: {value!r} {text}"
 
 
-def find_problems(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
-    """One row per problem: the frame's index, the field, a reason and the value."""
+def find_problems(
+    frame: pd.DataFrame, contract: Contract, absent: dict[str, pd.Series] | None = None
+) -> pd.DataFrame:
+    """One row per problem: the frame's index, the field, a reason and the value.
+
+    ``absent`` marks, per optional field, the rows of sheets that lack its column: a
+    blank there is not a problem.
+    """
     try:
         ReturnRow.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
@@ -60,6 +66,10 @@ def find_problems(frame: pd.DataFrame, contract: Contract) -> pd.DataFrame:
     else:
         return pd.DataFrame(columns=PROBLEM_COLUMNS)
     failures = failures[failures["index"].notna()]
+    for field, rows in (absent or {}).items():
+        unknown = (failures["column"] == field) & (failures["check"] == "not_nullable") & \
+            failures["index"].map(lambda i, r=rows: bool(r.iat[int(i)]))
+        failures = failures[~unknown]
     problems: list[pd.DataFrame] = []
 
     per_column = failures[failures["schema_context"] == "Column"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +37,7 @@ class StagingError(RuntimeError):
     """No usable candidate, or no passing audit verdict for it."""
 
 
-def _replace_into(folder: Path, name: str, write: Any) -> Path:
+def _replace_into(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
     """Write a file via ``write(tmp_path)`` and rename it into place."""
     fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
     os.close(fd)

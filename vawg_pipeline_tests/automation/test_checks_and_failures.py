@@ -6,6 +6,7 @@ the feedback workbooks and the published release stay as they were.
 
 import datetime as dt
 import hashlib
+import shutil
 from pathlib import Path
 
 import dagster as dg
@@ -48,20 +49,29 @@ def _materialized(result: dg.ExecuteInProcessResult) -> set[str]:
     return {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
 
 
-@pytest.fixture
-def first_run(tmp_path: Path) -> Path:
-    """Two forces ingested and everything published once."""
-    land(tmp_path, "kent", "kent-v1.xlsx", [good_row(i) for i in range(10)])
-    land(tmp_path, "essex", "essex-v1.xlsx", [good_row(i) for i in range(7)])
-    result = _run(tmp_path)
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two forces ingested and everything published once (run once per module)."""
+    root = tmp_path_factory.mktemp("baseline")
+    land(root, "kent", "kent-v1.xlsx", [good_row(i) for i in range(10)])
+    land(root, "essex", "essex-v1.xlsx", [good_row(i) for i in range(7)])
+    result = _run(root)
     assert result.success
     assert DOWNSTREAM_OF_STORE <= _materialized(result)
     # Warn-level checks flag problems without stopping anything: 42 forces sent nothing.
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not checks["returns_are_fresh"].passed
     assert checks["returns_are_fresh"].severity == dg.AssetCheckSeverity.WARN
-    assert (tmp_path / "warehouse" / national.SNAPSHOT_NAME).exists()
-    return tmp_path
+    assert (root / "warehouse" / national.SNAPSHOT_NAME).exists()
+    return root
+
+
+@pytest.fixture
+def first_run(baseline: Path, tmp_path: Path) -> Path:
+    """A private copy of the baseline (files keep their times and modes)."""
+    root = tmp_path / "root"
+    shutil.copytree(baseline, root)
+    return root
 
 
 def test_failing_blocking_rows_conserved_stops_everything_downstream(first_run: Path) -> None:

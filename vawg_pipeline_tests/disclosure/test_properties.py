@@ -23,13 +23,13 @@ from vawg_pipeline_tests.disclosure.reference_audit import reference_audit
 from vawg_pipeline_tests.disclosure.tables_for_tests import grid_cells, tables_for
 
 FAST = settings(
-    max_examples=200,
+    max_examples=120,
     deadline=None,
     derandomize=True,  # the same examples every run: CI stays reproducible
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-LINKED = settings(FAST, max_examples=150)
-CHEAP = settings(FAST, max_examples=300)
+LINKED = settings(FAST, max_examples=120)
+CHEAP = settings(FAST, max_examples=200)
 
 FORCES = ["essex", "kent", "surrey", "sussex", "wiltshire"]
 CATEGORIES = ["domestic abuse", "sexual offence", "sexual harassment", "indecent exposure"]

@@ -177,3 +177,29 @@ def test_ingestion_is_deterministic(tmp_path, rows, key) -> None:
     first, second = (ingest_return(path, "kent", key) for _ in range(2))
     pd.testing.assert_frame_equal(first.cases, second.cases)
     pd.testing.assert_frame_equal(first.quarantine, second.quarantine)
+
+
+def test_row_rules_hold_across_sheets(tmp_path, key) -> None:
+    complaints = [good_row(1, case_type="Complaint"), good_row(2, case_type="Complaint")]
+    conduct = [good_row(2, subject_reference="MP-OTHER"), good_row(3)]  # case 2 disagrees
+    path = write_xlsx(tmp_path / "r.xlsx", complaints, sheet="Complaints",
+                      extra_sheets={"Conduct": conduct})
+    result = ingest_return(path, "kent", key)
+    assert result.rows_stored == 2
+    assert set(zip(result.quarantine["sheet"], result.quarantine["row_number"])) == {
+        ("Complaints", 3), ("Conduct", 2)}
+
+
+def test_optional_column_on_one_sheet_only_is_unknown_on_the_other(tmp_path, key) -> None:
+    with_rank = dict(HEADINGS, subject_rank="Rank")
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1, subject_rank="PC")],
+                      headings=with_rank, sheet="A")
+    import openpyxl
+    wb = openpyxl.load_workbook(path)
+    sheet = wb.create_sheet("B")
+    sheet.append(list(HEADINGS.values()))
+    sheet.append([good_row(2)[f] or None for f in HEADINGS])
+    wb.save(path)
+    result = ingest_return(path, "kent", key)
+    assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
+    assert result.cases["subject_rank"].tolist() == ["constable", None]

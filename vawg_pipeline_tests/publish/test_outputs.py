@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import duckdb
@@ -12,7 +13,7 @@ import pytest
 
 from vawg_pipeline.disclosure.specs import TOTAL, load_table_specs
 from vawg_pipeline.publish.chart import chart_figure
-from vawg_pipeline.publish.files import table_columns
+from vawg_pipeline.publish.release import file_sha256
 from vawg_pipeline.publish.safety import FORMULA_STARTS, guard_text, primary_breaches
 from vawg_pipeline.publish.tables import DIMENSION_TITLES, WITHHELD
 from vawg_pipeline.publish.workbook import COVERAGE_SHEET, sheet_name, value_heading
@@ -233,9 +234,9 @@ def test_no_published_text_starts_with_a_formula_character(published: Published)
         coverage_names = con.execute("SELECT file_name FROM coverage").df()["file_name"]
     finally:
         con.close()
-    for csv in paths.csv_folder.glob("*.csv"):
-        texts += [cell for line in csv.read_text(encoding="utf-8").splitlines()
-                  for cell in line.split(",")]
+    for path in paths.csv_folder.glob("*.csv"):
+        with path.open(newline="", encoding="utf-8") as handle:
+            texts += [cell for record in csv.reader(handle) for cell in record]
     wb = openpyxl.load_workbook(paths.workbook)
     for ws in wb.worksheets:
         for row in ws.iter_rows():
@@ -283,7 +284,6 @@ def test_manifest_records_inputs_version_rules_and_audit(published: Published) -
     assert "primary" not in manifest["audit"]["summary"]
     assert REFUSED in manifest["forces_missing"]
     for relative, sha in manifest["files"].items():
-        from vawg_pipeline.publish.release import file_sha256
         assert file_sha256(release.release_dir / relative) == sha
         assert file_sha256(release.paths.folder / relative) == sha  # live = release
 

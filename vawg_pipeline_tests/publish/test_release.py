@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from vawg_pipeline.disclosure.specs import load_table_specs
-from vawg_pipeline.publish import Built, UnsafeRelease, publish
+from vawg_pipeline.publish import Built, UnsafeRelease, build_publication, publish
 from vawg_pipeline.publish.release import PublishedPaths, file_sha256, list_releases
 from vawg_pipeline.publish.staging import (
     StagingError,
@@ -151,7 +151,6 @@ def test_tables_no_longer_published_leave_the_csv_folder(
     specs = [s for s in load_table_specs() if s.table_id != "individuals_by_outcome"]
     con = duckdb.connect(str(store), read_only=True)
     try:
-        from vawg_pipeline.publish import build_publication
         fewer = build_publication(con, built.publication.period, built.publication.rules,
                                   specs)
     finally:
@@ -174,8 +173,7 @@ def test_an_unsafe_publication_is_never_written(tmp_path: Path, built: Built) ->
     tables["cases_by_case_type"] = leaky
     with pytest.raises(UnsafeRelease, match="between 1 and 4"):
         publish(dataclasses.replace(built.publication, tables=tables), target)
-    assert not target.exists() and not (tmp_path / "releases").exists() or not any(
-        (tmp_path / "releases").iterdir())
+    assert not target.exists() and not (tmp_path / "releases").exists()
 
 
 def test_staging_needs_a_passing_verdict_on_the_same_candidate(

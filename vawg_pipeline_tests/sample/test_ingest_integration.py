@@ -27,8 +27,6 @@ def test_every_return_ingests_with_the_planted_counts(sample_manifest: SampleMan
         result = returns.ingest_return(f.path, f.force_code, key)
         assert result.rows_read == f.rows_written, f.force_code
         assert result.rows_read == result.rows_stored + result.rows_quarantined
-        if _cross_sheet_case_conflict(f):
-            continue  # see test_case_conflicts_across_sheets
         if result.rows_quarantined != f.quarantined_rows:
             mismatched.append((f.force_code, result.rows_quarantined, f.quarantined_rows))
         # Nothing personal reaches the store or the quarantine.
@@ -39,9 +37,6 @@ def test_every_return_ingests_with_the_planted_counts(sample_manifest: SampleMan
     assert not mismatched
 
 
-@pytest.mark.xfail(reason="CONTRACT.md: case-level fields must agree across all rows of a "
-                          "case within a force; the reader checks each sheet on its own",
-                   strict=False)
 def test_case_conflicts_across_sheets(sample_manifest: SampleManifest) -> None:
     key = privacy.PseudonymKey(b"sample-test-key")
     forces = [f for f in sample_manifest if _cross_sheet_case_conflict(f)]
