@@ -183,6 +183,7 @@ class _Auditor:
         self.model: DeviationModel | None = None
         self.model_cells = np.zeros(cells.n, dtype=bool)
         self._full: DeviationModel | None = None
+        self.certified_upto = 0
         self.apriori: dict[tuple[int, int], tuple[float, float]] = {}
         self.withheld = np.zeros(cells.n, dtype=bool)
         shape = (self.nattack, cells.n)
@@ -226,6 +227,7 @@ class _Auditor:
         return np.flatnonzero(self.withheld & ~self.known[a])
 
     def _certify(self, attackers: np.ndarray) -> None:
+        self.certified_upto = self.certificates.k
         cells = np.flatnonzero(self.withheld)
         if not attackers.size or not cells.size:
             return
@@ -257,9 +259,27 @@ class _Auditor:
             self.lo[a, cell] = dev
             self.exact_lo[a, cell] = True
 
+    def _absorb_new(self, a: int, targets: np.ndarray) -> None:
+        """Improve attacker ``a``'s proven bounds with certificates found since the last
+        ``_certify`` (LPs solved for other attackers, which often hold for this one)."""
+        certs = self.certificates
+        new = np.arange(self.certified_upto, certs.k)
+        new = new[certs.alive[new] & ~certs.touch[new, a]]
+        if not new.size or not targets.size:
+            return
+        values = certs.y[np.ix_(new, targets)]
+        rays = certs.ray[new]
+        if (~rays).any():
+            points = values[~rays]
+            self.hi[a, targets] = np.fmax(self.hi[a, targets], points.max(axis=0))
+            self.lo[a, targets] = np.fmin(self.lo[a, targets], points.min(axis=0))
+        if rays.any():
+            self.hi[a, targets[(values[rays] > 0).any(axis=0)]] = np.inf
+
     def _settle(self, a: int) -> None:
         """Solve exact bounds for the cells of attacker ``a`` not proved safe yet."""
         targets = self._targets(a)
+        self._absorb_new(a, targets)
         failing = targets[~self._uncapped_ok(a, targets)]
         if not failing.size:
             return

@@ -186,7 +186,7 @@ def test_row_rules_hold_across_sheets(tmp_path, key) -> None:
                       extra_sheets={"Conduct": conduct})
     result = ingest_return(path, "kent", key)
     assert result.rows_stored == 2
-    assert set(zip(result.quarantine["sheet"], result.quarantine["row_number"])) == {
+    assert set(zip(result.quarantine["sheet"], result.quarantine["row_number"], strict=True)) == {
         ("Complaints", 3), ("Conduct", 2)}
 
 
@@ -202,4 +202,4 @@ def test_optional_column_on_one_sheet_only_is_unknown_on_the_other(tmp_path, key
     wb.save(path)
     result = ingest_return(path, "kent", key)
     assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
-    assert result.cases["subject_rank"].tolist() == ["constable", None]
+    assert result.cases["subject_rank"].fillna("unknown").tolist() == ["constable", "unknown"]
