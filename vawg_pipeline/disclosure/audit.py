@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from vawg_pipeline.disclosure.engine import LineRule, audit_cells
+from vawg_pipeline.disclosure.linking import LinkedTables
 from vawg_pipeline.disclosure.problem import OUTSIDER, Protection
 from vawg_pipeline.disclosure.specs import DisclosureRules, TableSpec
 from vawg_pipeline.disclosure.suppression import (
@@ -179,7 +180,7 @@ def _interval_violation(label: str, row: Any, tables: list[str]) -> str:
         else f"force {row.attacker}, knowing its own figures,"
     )
     where = f"{label} (in {', '.join(tables)})"
-    if row.width <= 0:
+    if round(float(row.width), 6) <= 0:
         return f"{where} is withheld but {who} can work it out exactly."
     return (
         f"{where} is withheld but {who} can narrow it to a range only {row.width:g} wide; "
@@ -187,7 +188,9 @@ def _interval_violation(label: str, row: Any, tables: list[str]) -> str:
     )
 
 
-def _per_table_rows(linked: Any, intervals: pd.DataFrame, reason: np.ndarray) -> pd.DataFrame:
+def _per_table_rows(
+    linked: LinkedTables, intervals: pd.DataFrame, reason: np.ndarray
+) -> pd.DataFrame:
     """Expand per-cell intervals to one row per table that shows the cell."""
     pieces = []
     for table_id in linked.table_order:

@@ -43,9 +43,10 @@ _WITHHELD_COST = 1e-4
 """LP cost per unit of moving a cell that is already withheld: nearly free, so repairs
 reuse the existing pattern, but not zero, so that the patterns found stay small."""
 
-_TOP = 8
-"""How many of the best certificates per cell are screened for each attacker before
-falling back to a full scan."""
+
+_STEER_COST = 1e-3
+"""Cost per unit of moving a secondary cell in the redundancy pass's LPs: small
+enough to leave bounds essentially unchanged, large enough to steer solutions away."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,16 @@ class Requirement:
 
 
 class _Certificates:
-    """Deviation vectors proved consistent with the current pattern for some attackers.
+    """Deviation vectors proved consistent with the current pattern, and the bounds
+    they prove for every attacker.
 
-    Each is a table v + y satisfying every constraint and bound, moving only withheld
-    cells (or an unbounded direction of such tables). It is valid for every attacker
-    whose known cells it does not move (``touch``), for as long as the cells it moves
-    stay withheld.
+    Each certificate is a table v + y satisfying every constraint and bound and moving
+    only withheld cells (or an unbounded direction of such tables). It holds for every
+    attacker whose known cells it does not move, for as long as the cells it moves stay
+    withheld. ``hi``/``lo`` (attackers x cells, deviations) are the largest and
+    smallest value any valid certificate gives each cell: the cell's true interval for
+    that attacker contains [v + lo, v + hi]. They are kept up to date as certificates
+    arrive, and recomputed only for the cells a suspended certificate moved.
     """
 
     def __init__(self, n: int, known: np.ndarray) -> None:
@@ -86,87 +91,78 @@ class _Certificates:
         self.ray = np.zeros(256, dtype=bool)
         self.alive = np.zeros(256, dtype=bool)
         self.touch = np.zeros((256, known.shape[0]), dtype=bool)
+        self.hi = np.zeros((known.shape[0], n))  # the true table (y = 0) always holds
+        self.lo = np.zeros((known.shape[0], n))
 
     def add(self, solution: Solution) -> None:
+        moved = np.flatnonzero(solution.y)
+        if not moved.size:
+            return
         if self.k == len(self.ray):
             grow = len(self.ray)
             self.y = np.vstack([self.y, np.zeros((grow, self.n))])
             self.ray = np.concatenate([self.ray, np.zeros(grow, dtype=bool)])
             self.alive = np.concatenate([self.alive, np.zeros(grow, dtype=bool)])
             self.touch = np.vstack([self.touch, np.zeros((grow, self.touch.shape[1]), bool)])
-        moved = solution.y != 0
-        if not moved.any():
-            return
+        touch = self.known[:, moved].any(axis=1)
         self.y[self.k] = solution.y
         self.ray[self.k] = solution.ray
         self.alive[self.k] = True
-        self.touch[self.k] = self.known[:, moved].any(axis=1)
+        self.touch[self.k] = touch
         self.k += 1
+        holds_for = np.flatnonzero(~touch)
+        if solution.ray:
+            rises = moved[solution.y[moved] > 0]
+            self.hi[np.ix_(holds_for, rises)] = np.inf
+        else:
+            block = np.ix_(holds_for, moved)
+            self.hi[block] = np.maximum(self.hi[block], solution.y[moved])
+            self.lo[block] = np.minimum(self.lo[block], solution.y[moved])
 
-    def suspend(self, cell: int) -> np.ndarray:
-        """Set aside the certificates that move ``cell`` (about to be published)."""
+    def suspend(self, cell: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Set aside the certificates that move ``cell`` (about to be published) and
+        recompute the bounds they contributed to. Returns what ``resume`` needs."""
         index = np.flatnonzero(self.alive[: self.k] & (self.y[: self.k, cell] != 0))
         self.alive[index] = False
-        return index
+        affected = np.flatnonzero((self.y[index] != 0).any(axis=0))
+        saved = (index, affected, self.hi[:, affected].copy(), self.lo[:, affected].copy())
+        self._recompute(affected)
+        return saved
 
-    def resume(self, index: np.ndarray) -> None:
+    def resume(self, saved: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
+        index, affected, hi, lo = saved
         self.alive[index] = True
+        self.hi[:, affected] = np.maximum(self.hi[:, affected], hi)
+        self.lo[:, affected] = np.minimum(self.lo[:, affected], lo)
 
-    def bounds(self, cells: np.ndarray, attackers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Proven deviation bounds (lo <= 0 <= hi) of ``cells`` for each attacker: the
-        true interval contains [lo, hi]. Arrays of shape (attackers, cells)."""
-        alive = self.alive[: self.k]
-        points = np.flatnonzero(alive & ~self.ray[: self.k])
-        values = np.ascontiguousarray(self.y[np.ix_(points, cells)].T)
-        compatible = ~self.touch[np.ix_(points, attackers)]
-        hi = _best(values, compatible)
-        lo = -_best(-values, compatible)
-        rays = np.flatnonzero(alive & self.ray[: self.k])
-        if rays.size:
-            rises = (self.y[np.ix_(rays, cells)] > 0).astype(float)
-            usable = (~self.touch[np.ix_(rays, attackers)]).astype(float)
-            hi[(usable.T @ rises) > 0] = np.inf
-        return lo, hi
-
-
-def _best(values: np.ndarray, compatible: np.ndarray) -> np.ndarray:
-    """max(0, max over the compatible certificates) per (attacker, cell).
-
-    values: (cells, certificates), one row per cell (contiguous, for speed).
-    compatible: (certificates, attackers). Returns (attackers, cells).
-    Only the few largest certificates of each cell are screened for each attacker;
-    a full scan is the fallback when none of them is compatible.
-    """
-    m, rows = values.shape
-    nattack = compatible.shape[1]
-    if rows == 0 or m == 0:
-        return np.zeros((nattack, m))
-    top = min(_TOP, rows)
-    if top < rows:
-        candidates = np.argpartition(-values, top - 1, axis=1)[:, :top]
-    else:
-        candidates = np.broadcast_to(np.arange(rows), (m, rows))
-    ranked = np.take_along_axis(values, candidates, axis=1)
-    order = np.argsort(-ranked, axis=1, kind="stable")
-    candidates = np.take_along_axis(candidates, order, axis=1)
-    ranked = np.take_along_axis(ranked, order, axis=1)
-    usable = compatible[candidates]  # (cells, top, attackers)
-    found = usable.any(axis=1)
-    best = np.where(found, np.take_along_axis(ranked, usable.argmax(axis=1), axis=1), 0.0)
-    for cell, a in zip(*np.nonzero(~found), strict=True):
-        mask = compatible[:, a]
-        if mask.any():
-            best[cell, a] = values[cell, mask].max()
-    return np.maximum(best, 0.0).T
+    def _recompute(self, cells: np.ndarray) -> None:
+        if not cells.size:
+            return
+        alive = np.flatnonzero(self.alive[: self.k])
+        values = self.y[np.ix_(alive, cells)]
+        holds = ~self.touch[alive]
+        rays = self.ray[alive]
+        hi = np.zeros((self.known.shape[0], cells.size))
+        lo = np.zeros_like(hi)
+        for a in range(self.known.shape[0]):
+            points = holds[:, a] & ~rays
+            if points.any():
+                hi[a] = np.maximum(values[points].max(axis=0), 0.0)
+                lo[a] = np.minimum(values[points].min(axis=0), 0.0)
+            directions = holds[:, a] & rays
+            if directions.any():
+                hi[a, (values[directions] > 0).any(axis=0)] = np.inf
+        self.hi[:, cells] = hi
+        self.lo[:, cells] = lo
 
 
 class _Auditor:
     """Intervals of every withheld cell for every attacker, kept up to date.
 
-    ``lo``/``hi`` hold deviation bounds per (attacker, cell): exact where an LP was
-    solved, otherwise the best that certificates prove (the true interval is at least
-    as wide). A cell is settled when its bounds meet its requirement, or when exact
-    bounds show it cannot.
+    The bounds (``lo``/``hi``, deviations per attacker and cell) are those proved by
+    certificates; an exact LP adds its solution as a certificate, so they are exact
+    where ``exact_lo``/``exact_hi`` say so. A cell is settled when its bounds meet
+    its requirement, or when its exact bounds show that they cannot.
     """
 
     def __init__(
@@ -183,16 +179,24 @@ class _Auditor:
         self.model: DeviationModel | None = None
         self.model_cells = np.zeros(cells.n, dtype=bool)
         self._full: DeviationModel | None = None
-        self.certified_upto = 0
         self.apriori: dict[tuple[int, int], tuple[float, float]] = {}
         self.withheld = np.zeros(cells.n, dtype=bool)
         shape = (self.nattack, cells.n)
-        self.lo = np.full(shape, np.nan)
-        self.hi = np.full(shape, np.nan)
         self.exact_lo = np.zeros(shape, dtype=bool)
         self.exact_hi = np.zeros(shape, dtype=bool)
         self.room_up = cells.upper - cells.values
         self.room_down = np.maximum(cells.values - cells.lower, 0.0)
+        # Cells the LPs' solutions should avoid moving (the secondaries, which the
+        # redundancy pass may publish again): a small cost per unit moved.
+        self.avoid: np.ndarray | None = None
+
+    @property
+    def lo(self) -> np.ndarray:
+        return self.certificates.lo
+
+    @property
+    def hi(self) -> np.ndarray:
+        return self.certificates.hi
 
     @property
     def full(self) -> DeviationModel:
@@ -203,95 +207,61 @@ class _Auditor:
 
     # -- evaluation --------------------------------------------------------------------
     def evaluate(self, withheld: np.ndarray, exact_public: bool = False) -> None:
-        """Settle every withheld cell for every attacker under ``withheld``."""
+        """Settle every withheld cell for every attacker under ``withheld``, which must
+        contain the pattern of every earlier call (patterns only grow between calls;
+        cells are published again only through ``try_publish``)."""
         self.withheld = withheld.copy()
         if self.model is None or (withheld & ~self.model_cells).any():
             self.model = DeviationModel(self.cells, self.stats, subset=withheld)
             self.model_cells = withheld.copy()
-        self.lo[:] = np.nan
-        self.hi[:] = np.nan
         self.exact_lo[:] = False
         self.exact_hi[:] = False
         first = 0
         if exact_public:
             self.model.set_free(withheld)
-            for cell in np.flatnonzero(withheld):
-                self._solve(0, int(cell), UP, np.flatnonzero(withheld))
-                self._solve(0, int(cell), DOWN, np.flatnonzero(withheld))
+            for cell in np.flatnonzero(withheld).tolist():
+                self._solve(0, cell, UP)
+                self._solve(0, cell, DOWN)
             first = 1
-        self._certify(np.arange(first, self.nattack))
         for a in range(first, self.nattack):
             self._settle(a)
 
     def _targets(self, a: int) -> np.ndarray:
         return np.flatnonzero(self.withheld & ~self.known[a])
 
-    def _certify(self, attackers: np.ndarray) -> None:
-        self.certified_upto = self.certificates.k
-        cells = np.flatnonzero(self.withheld)
-        if not attackers.size or not cells.size:
-            return
-        lo, hi = self.certificates.bounds(cells, attackers)
-        for row, a in enumerate(attackers):
-            mask = ~self.known[a, cells]
-            target = cells[mask]
-            self.lo[a, target] = lo[row, mask]
-            self.hi[a, target] = hi[row, mask]
-            self.exact_lo[a, target] = False
-            self.exact_hi[a, target] = False
-
-    def _solve(self, a: int, cell: int, direction: int, targets: np.ndarray) -> None:
-        """Exact bound of ``cell`` for attacker ``a`` (model already configured); its
-        solution also improves the proven bounds of the attacker's other cells."""
+    def _solve(self, a: int, cell: int, direction: int, steer: bool = False) -> None:
+        """Bound ``cell`` for attacker ``a`` (model already configured): exactly, or,
+        if ``steer``, with the solution steered away from the cells in ``avoid``
+        (then the bound is only proven, not exact). The solution is kept as a
+        certificate, which may settle other cells too."""
         assert self.model is not None
-        dev, solution = self.model.extreme(cell, direction)
+        penalty = self.avoid if steer else None
+        dev, solution = self.model.extreme(cell, direction, penalty)
         self.certificates.add(solution)
-        y = solution.y[targets]
-        if solution.ray:
-            self.hi[a, targets[y > 0]] = np.inf
-        else:
-            self.hi[a, targets] = np.fmax(self.hi[a, targets], y)
-            self.lo[a, targets] = np.fmin(self.lo[a, targets], y)
-        if direction == UP:
-            self.hi[a, cell] = dev
-            self.exact_hi[a, cell] = True
-        else:
-            self.lo[a, cell] = dev
-            self.exact_lo[a, cell] = True
-
-    def _absorb_new(self, a: int, targets: np.ndarray) -> None:
-        """Improve attacker ``a``'s proven bounds with certificates found since the last
-        ``_certify`` (LPs solved for other attackers, which often hold for this one)."""
-        certs = self.certificates
-        new = np.arange(self.certified_upto, certs.k)
-        new = new[certs.alive[new] & ~certs.touch[new, a]]
-        if not new.size or not targets.size:
-            return
-        values = certs.y[np.ix_(new, targets)]
-        rays = certs.ray[new]
-        if (~rays).any():
-            points = values[~rays]
-            self.hi[a, targets] = np.fmax(self.hi[a, targets], points.max(axis=0))
-            self.lo[a, targets] = np.fmin(self.lo[a, targets], points.min(axis=0))
-        if rays.any():
-            self.hi[a, targets[(values[rays] > 0).any(axis=0)]] = np.inf
+        exact = self.exact_hi if direction == UP else self.exact_lo
+        bounds = self.hi if direction == UP else self.lo
+        if penalty is None:
+            bounds[a, cell] = dev
+            exact[a, cell] = True
 
     def _settle(self, a: int) -> None:
-        """Solve exact bounds for the cells of attacker ``a`` not proved safe yet."""
+        """Solve bounds for the cells of attacker ``a`` not proved safe yet: first
+        steered (if cells to avoid are set), then exactly for what is still unsafe."""
         targets = self._targets(a)
-        self._absorb_new(a, targets)
         failing = targets[~self._uncapped_ok(a, targets)]
         if not failing.size:
             return
         assert self.model is not None
         self.model.set_free(self.withheld & ~self.known[a])
-        for cell in failing.tolist():
-            for direction in (UP, DOWN):
-                if self._uncapped_ok(a, np.array([cell]))[0]:
-                    break
-                exact = self.exact_hi if direction == UP else self.exact_lo
-                if not exact[a, cell]:
-                    self._solve(a, cell, direction, targets)
+        passes = (True, False) if self.avoid is not None else (False,)
+        for steer in passes:
+            for cell in failing.tolist():
+                for direction in (UP, DOWN):
+                    if self._uncapped_ok(a, np.array([cell]))[0]:
+                        break
+                    exact = self.exact_hi if direction == UP else self.exact_lo
+                    if not exact[a, cell]:
+                        self._solve(a, cell, direction, steer)
 
     # -- requirements ------------------------------------------------------------------
     def _uncapped_ok(self, a: int, cells: np.ndarray) -> np.ndarray:
@@ -363,23 +333,19 @@ class _Auditor:
     # -- publishing a withheld cell again ------------------------------------------------
     def try_publish(self, cell: int) -> bool:
         """Publish ``cell`` if every other withheld cell stays safe for every attacker
-        (and commit); otherwise leave everything as it was."""
-        saved = (
-            self.withheld.copy(),
-            self.lo.copy(),
-            self.hi.copy(),
-            self.exact_lo.copy(),
-            self.exact_hi.copy(),
-        )
-        suspended = self.certificates.suspend(cell)
+        (and commit); otherwise leave the pattern as it was."""
+        saved = (self.withheld.copy(), self.exact_lo.copy(), self.exact_hi.copy())
+        token = self.certificates.suspend(cell)
+        affected = token[1]
+        # Bounds attained by a certificate that moved the cell may no longer be exact.
+        self.exact_lo[:, affected] = False
+        self.exact_hi[:, affected] = False
         self.withheld[cell] = False
-        self.lo[:, cell] = self.hi[:, cell] = np.nan
-        self._certify(np.arange(self.nattack))
         for a in range(self.nattack):
             self._settle(a)
             if self.failures([a]):
-                self.withheld, self.lo, self.hi, self.exact_lo, self.exact_hi = saved
-                self.certificates.resume(suspended)
+                self.withheld, self.exact_lo, self.exact_hi = saved
+                self.certificates.resume(token)
                 return False
         return True
 
@@ -628,6 +594,8 @@ def protect_cells(
     failures: list[tuple[int, int, Requirement]] = []
     for _ in range(max_rounds):
         stats.rounds += 1
+        # Certificates that do not lean on secondaries survive their publication later.
+        auditor.avoid = np.where(withheld & ~fixed, _STEER_COST, 0.0)
         auditor.evaluate(withheld)
         failures = auditor.failures()
         if not failures:
@@ -645,6 +613,8 @@ def protect_cells(
 
     if remove_redundant and not failures:
         candidates = np.flatnonzero(withheld & ~fixed).tolist()
+        # Certificates that do not lean on secondaries survive their publication.
+        auditor.avoid = np.where(withheld & ~fixed, _STEER_COST, 0.0)
         # Publish the most informative cells first: highest cost (value), then index.
         for cell in sorted(candidates, key=lambda c: (-float(cells.cost[c]), c)):
             if line_rule is not None and line_rule.publishing_breaches(cell, auditor.withheld):

@@ -121,7 +121,7 @@ def link_tables(
         row_labels[table_id] = [row_label(dims, coords) for coords in coords_of_rows]
 
         # One line per (dimension, values of the other dimensions).
-        for position, d in enumerate(dims):
+        for position in range(len(dims)):
             totals: dict[tuple, int] = {}
             parts: dict[tuple, list[int]] = {}
             for row, coords in enumerate(coords_of_rows):

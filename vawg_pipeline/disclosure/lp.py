@@ -164,14 +164,24 @@ class DeviationModel:
         y[self.cols] = local
         return y
 
-    def extreme(self, cell: int, direction: int) -> tuple[float, Solution]:
+    def extreme(
+        self, cell: int, direction: int, penalty: np.ndarray | None = None
+    ) -> tuple[float, Solution]:
         """Largest (UP) or smallest (DOWN) deviation of ``cell`` under the current
-        bounds; inf when unbounded. Returns it with the solution (or ray) attaining it."""
+        bounds; inf when unbounded. Returns it with the solution (or ray) attaining it.
+
+        penalty: optional small cost per unit of moving each cell (full-length), to
+        steer the solution away from some cells. The value returned is then only a
+        bound the solution proves (it may fall short of the extreme).
+        """
         k = int(self.local[cell])
         if k < 0:
             raise ValueError(f"cell {cell} is not in this model")
         sign = -1.0 if direction == UP else 1.0  # HiGHS minimises
-        costs = np.zeros(2 * self.cols.size)
+        if penalty is None:
+            costs = np.zeros(2 * self.cols.size)
+        else:
+            costs = np.repeat(penalty[self.cols], 2)
         costs[2 * k] = sign
         costs[2 * k + 1] = -sign
         self._apply_costs(costs)
@@ -193,7 +203,9 @@ class DeviationModel:
         _, has_ray, ray = self.h.getPrimalRay()
         if has_ray:
             y = self._full(np.asarray(ray))
-            if y[cell] > 0 and np.all(y >= 0):
+            rises_unbounded = np.isinf(self.col_upper[0::2])  # p columns free to grow
+            local = y[self.cols]
+            if y[cell] > 0 and np.all(local >= 0) and np.all(rises_unbounded[local > 0]):
                 return y / y[cell]
         # Otherwise find one: an unbounded direction only raises cells free to rise
         # without limit and lowers none; capped at 1 it is the optimum of an LP.

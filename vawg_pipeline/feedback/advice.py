@@ -98,7 +98,7 @@ def how_to_fix(field: str, reason: str, contract: Contract | None = None) -> str
         return (f"Check {name}: it is later than the day the file was sent, which usually "
                 f"means a typing error or a month-first date. {date_forms_text()}.")
     if when("not_before_1990"):
-        return (f"Check {name}: dates before {EARLIEST_DATE[:4]} are not accepted; correct "
+        return (f"Check {name}: dates before {EARLIEST_DATE.year} are not accepted; correct "
                 "the year.")
     if when("readable_date"):
         return f"{date_forms_text()}."

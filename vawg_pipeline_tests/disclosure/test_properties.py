@@ -20,6 +20,7 @@ from vawg_pipeline.disclosure.problem import Line, Protection, mask_of
 from vawg_pipeline.disclosure.specs import TOTAL, DisclosureRules
 from vawg_pipeline.disclosure.suppression import protect
 from vawg_pipeline_tests.disclosure.reference_audit import reference_audit
+from vawg_pipeline_tests.disclosure.synthetic import minimum_set
 from vawg_pipeline_tests.disclosure.tables_for_tests import grid_cells, tables_for
 
 FAST = settings(
@@ -91,6 +92,19 @@ def test_protected_linked_tables_pass_the_audit(data, insiders: bool) -> None:
     national = by_force[by_force.force == TOTAL].set_index("case_type").withheld
     other = out["cases_by_case_type"].set_index("case_type").withheld
     assert national.sort_index().equals(other.sort_index())
+
+
+@settings(FAST, max_examples=40)
+@given(st.integers(1, 5), st.integers(1, 150), st.integers(0, 10_000))
+def test_the_whole_minimum_set_with_few_forces_passes_the_audit(
+    n_forces: int, n_rows: int, seed: int
+) -> None:
+    tables, specs = minimum_set(n_rows=n_rows, n_forces=n_forces, seed=seed)
+    rules = DisclosureRules()
+    out = protect(tables, specs, rules)
+    report = audit(out, specs, rules)
+    assert report.passed, report.violations
+    assert report.summary()["published_small"] == 0
 
 
 @CHEAP

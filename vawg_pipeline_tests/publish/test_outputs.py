@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
 
 import duckdb
 import numpy as np
@@ -38,6 +40,24 @@ def test_published_file_is_read_only_in_the_analysts_format(published: Published
             con.execute("CREATE TABLE x (a INTEGER)")
     finally:
         con.close()
+
+
+LTS_PYTHON = os.environ.get("VAWG_DUCKDB_LTS_PYTHON")
+
+
+@pytest.mark.skipif(not LTS_PYTHON, reason="set VAWG_DUCKDB_LTS_PYTHON to a python with "
+                    "duckdb 1.4 (.ci/run does)")
+def test_duckdb_lts_clients_can_open_the_published_file(published: Published) -> None:
+    script = ("import duckdb,sys; c=duckdb.connect(sys.argv[1], read_only=True); "
+              "print(duckdb.__version__, "
+              "c.execute('select count(*) from catalogue').fetchone()[0], "
+              "c.execute(\"select count(*) from cases_by_force where display = '[c]'\")"
+              ".fetchone()[0])")
+    out = subprocess.run([LTS_PYTHON, "-c", script, str(published.release.paths.duckdb)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    table = published.built.publication.tables["cases_by_force"]
+    assert out[0].startswith("1.4") and out[1] == str(len(SPECS))
+    assert out[2] == str(int(table["value"].isna().sum()))
 
 
 def test_every_catalogue_table_exists_with_its_columns_and_comments(

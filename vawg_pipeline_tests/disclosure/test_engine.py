@@ -1,0 +1,90 @@
+"""The generic engine: linked cells, protection levels, attackers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vawg_pipeline.disclosure.engine import audit_cells, protect_cells
+from vawg_pipeline.disclosure.problem import Constraint, LinkedCells, Protection, mask_of
+from vawg_pipeline_tests.disclosure.tables_for_tests import grid_cells
+
+
+def test_a_cell_whose_totals_are_withheld_too_is_unbounded_above() -> None:
+    cells, index = grid_cells(["r1", "r2"], ["c1", "c2"], [[3, 9], [8, 12]])
+    withheld = [index[k] for k in [("r1", "c1"), ("r1", "Total"), ("Total", "c1")]]
+    withheld.append(index[("Total", "Total")])
+    protection = Protection.for_cells(cells.n, [index[("r1", "c1")]], sliding=5)
+    result = audit_cells(cells, withheld, protection)
+    assert result.passed
+    lo, hi = result.interval(index[("r1", "c1")])
+    assert lo == 0 and hi == np.inf
+
+
+def test_a_lone_small_cell_is_exactly_derivable_and_repaired_with_a_rectangle() -> None:
+    cells, index = grid_cells(["r1", "r2"], ["c1", "c2"], [[3, 9], [8, 12]])
+    primary = [index[("r1", "c1")]]
+    protection = Protection.for_cells(cells.n, primary, sliding=5)
+    assert audit_cells(cells, primary, protection).interval(primary[0]) == (3.0, 3.0)
+    result = protect_cells(cells, protection)
+    interior = {k for k, i in index.items() if result.withheld[i]}
+    assert interior == {("r1", "c1"), ("r1", "c2"), ("r2", "c1"), ("r2", "c2")}
+    assert audit_cells(cells, result.withheld, protection).passed
+
+
+def test_width_requirement_needs_more_than_non_derivability() -> None:
+    # r1 x c1 = 1 with a rectangle through small cells can only move by 2: too narrow.
+    cells, index = grid_cells(["r1", "r2", "r3"], ["c1", "c2"], [[1, 2], [2, 40], [30, 50]])
+    rectangle = [index[k] for k in [("r1", "c1"), ("r1", "c2"), ("r2", "c1"), ("r2", "c2")]]
+    protection = Protection.for_cells(cells.n, rectangle[:3], sliding=5)
+    narrow = audit_cells(cells, rectangle, protection)
+    assert not narrow.passed
+    lo, hi = narrow.interval(index[("r1", "c1")])
+    assert (lo, hi) == (0.0, 3.0)
+    result = protect_cells(cells, protection)
+    assert audit_cells(cells, result.withheld, protection).passed
+
+
+def test_must_publish_cells_are_never_withheld() -> None:
+    cells, index = grid_cells(["r1", "r2", "r3"], ["c1", "c2"], [[3, 9], [8, 12], [7, 6]])
+    cells.must_publish = mask_of([index[("r2", "c2")], index[("r2", "c1")]], cells.n)
+    protection = Protection.for_cells(cells.n, [index[("r1", "c1")]], sliding=5)
+    result = protect_cells(cells, protection)
+    assert not result.withheld[cells.must_publish].any()
+    assert audit_cells(cells, result.withheld, protection).passed
+
+
+def test_an_attacker_is_not_protected_from_what_it_already_knows() -> None:
+    # One force: it knows its row, and the national row equals it. Nothing can hide
+    # the national row from that force, so it is not counted against the pattern.
+    values = np.array([3.0, 9.0, 12.0, 3.0, 9.0, 12.0])  # force row, national row
+    constraints = [
+        Constraint.total(2, [0, 1]),
+        Constraint.total(5, [3, 4]),
+        Constraint.total(3, [0]),
+        Constraint.total(4, [1]),
+        Constraint.total(5, [2]),
+    ]
+    cells = LinkedCells(values, constraints, attackers={"kent": mask_of([0, 1, 2], 6)})
+    protection = Protection.for_cells(6, [0, 3], sliding=5)
+    result = protect_cells(cells, protection)
+    audit = audit_cells(cells, result.withheld, protection)
+    assert audit.passed
+    national = audit.intervals[(audit.intervals.attacker == "kent") & (audit.intervals.cell == 3)]
+    assert national.width.iloc[0] == 0 and national.required.iloc[0] == 0
+
+
+def test_protection_levels_up_and_down_are_both_met() -> None:
+    cells, index = grid_cells(["r1", "r2", "r3"], ["c1", "c2"], [[40, 9], [8, 12], [30, 6]])
+    cell = index[("r1", "c1")]
+    protection = Protection.for_cells(cells.n, [cell], upper=6, lower=8)
+    result = protect_cells(cells, protection)
+    audit = audit_cells(cells, result.withheld, protection)
+    assert audit.passed
+    lo, hi = audit.interval(cell)
+    assert lo <= 32 and hi >= 46
+
+
+def test_inconsistent_values_are_refused() -> None:
+    with pytest.raises(ValueError, match="does not hold"):
+        LinkedCells(np.array([1.0, 2.0, 4.0]), [Constraint.total(2, [0, 1])])
