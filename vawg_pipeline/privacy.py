@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 KEY_ENV = "VAWG_PSEUDONYM_KEY"
 PSEUDONYM_HEX_CHARS = 32  # 128 bits of the HMAC: collisions are not a practical concern
@@ -40,13 +41,17 @@ class PseudonymKey:
     def pseudonymise(self, force_code: str, references: pd.Series) -> pd.Series:
         """Pseudonyms for already-normalised references (one HMAC per distinct value)."""
         prefix = f"{force_code}\x1f".encode()
-        distinct = references.dropna().unique()
-        mapping = {
-            ref: hmac.new(self.secret, prefix + str(ref).encode(), hashlib.sha256)
-            .hexdigest()[:PSEUDONYM_HEX_CHARS]
-            for ref in distinct
-        }
-        return references.map(mapping)
+        array = pa.array(references, type=pa.string(), from_pandas=True)
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        encoded = array.dictionary_encode()
+        size = PSEUDONYM_HEX_CHARS // 2
+        digests = [  # hmac.digest: the one-shot C path, no HMAC object per value
+            hmac.digest(self.secret, prefix + ref.encode(), "sha256")[:size].hex()
+            for ref in encoded.dictionary.to_pylist()
+        ]
+        pseudonyms = pa.array(digests, type=pa.string()).take(encoded.indices)
+        return pd.Series(pd.arrays.ArrowStringArray(pseudonyms), index=references.index)
 
     def __repr__(self) -> str:  # never print the secret
         return f"PseudonymKey(fingerprint={self.fingerprint})"

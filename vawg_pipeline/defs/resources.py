@@ -67,12 +67,16 @@ class NationalStore(dg.ConfigurableResource):
     def connection(self, check_key: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-write connection; waits while another process holds the file."""
         make_owner_only_dir(self.store_path().parent)
-        con = backoff(
-            fn=national.open_store,
-            retry_on=(duckdb.IOException,),
-            kwargs={"path": self.store_path(), "key": self.key() if check_key else None},
-            max_retries=12,  # ~2 minutes of exponential backoff
-        )
+        try:
+            con = backoff(
+                fn=national.open_store,
+                retry_on=(duckdb.IOException,),
+                kwargs={"path": self.store_path(), "key": self.key() if check_key else None},
+                max_retries=12,  # ~2 minutes of exponential backoff
+            )
+        except national.KeyMismatch as mismatch:
+            # Not transient: retrying cannot help, so the step fails at once.
+            raise dg.Failure(str(mismatch), allow_retries=False) from mismatch
         try:
             yield con
         finally:

@@ -23,7 +23,9 @@ does not move. The engine keeps every solution and pattern it finds and, before
 solving an LP for a cell, checks whether some kept table already proves the cell wide
 enough; only the cells not yet proved safe cost an LP. With 44 forces as insiders,
 that removes almost all of the insiders' LPs. The public's intervals in the audit
-report are always solved exactly.
+report are always solved exactly. While suppressing, the LPs are steered (by a tiny
+cost) away from moving secondary cells, so that their certificates still hold when
+the redundancy pass publishes one of those cells again.
 """
 
 from __future__ import annotations
@@ -189,6 +191,8 @@ class _Auditor:
         # Cells the LPs' solutions should avoid moving (the secondaries, which the
         # redundancy pass may publish again): a small cost per unit moved.
         self.avoid: np.ndarray | None = None
+        # Cells withheld by a rule; a must-publish cell among them is not public.
+        self.rule_withheld = np.zeros(cells.n, dtype=bool)
 
     @property
     def lo(self) -> np.ndarray:
@@ -282,10 +286,12 @@ class _Auditor:
 
     def _apriori(self, a: int, cell: int) -> tuple[float, float]:
         """What attacker ``a`` can tell about ``cell`` whatever is published: its
-        interval with only the attacker's knowledge (and must-publish cells) fixed."""
+        interval with only the attacker's knowledge (and the must-publish cells that
+        no rule withholds) fixed."""
         key = (a, cell)
         if key not in self.apriori:
-            self.full.set_free(~self.known[a] & ~self.cells.must_publish)
+            public = self.cells.must_publish & ~self.rule_withheld
+            self.full.set_free(~self.known[a] & ~public)
             hi, _ = self.full.extreme(cell, UP)
             lo, _ = self.full.extreme(cell, DOWN)
             self.apriori[key] = (lo, hi)
@@ -436,6 +442,7 @@ def audit_cells(
     if mask.dtype != bool:
         mask = np.isin(np.arange(cells.n), mask)
     auditor = _Auditor(cells, protection, stats, _tolerance(cells))
+    auditor.rule_withheld = mask.copy()
     auditor.evaluate(mask, exact_public=True)
     frame = auditor.interval_frame()
     stats.seconds = time.perf_counter() - started
@@ -470,7 +477,6 @@ class LineRule:
 
     def __init__(self, cells: LinkedCells, lines: Sequence[Line]) -> None:
         self.values = cells.values
-        self.allowed = ~cells.must_publish
         self.lines = [np.asarray(line.parts, dtype=np.int64) for line in lines]
         self.lines = [parts for parts in self.lines if parts.size > 1]
         self.lines_of: dict[int, list[int]] = defaultdict(list)
@@ -491,7 +497,7 @@ class LineRule:
         for parts in self.lines:
             if self.breached(parts, withheld):
                 nonzero = parts[self.values[parts] > 0][0]
-                candidates = parts[(parts != nonzero) & self.allowed[parts]]
+                candidates = parts[parts != nonzero]
                 if candidates.size:
                     needs.append(set(candidates.tolist()))
         added = np.zeros(len(self.values), dtype=bool)
@@ -518,7 +524,6 @@ def protect_cells(
     initial: np.ndarray | None = None,
     *,
     lines: Sequence[Line] | None = None,
-    start: np.ndarray | None = None,
     remove_redundant: bool = True,
     max_rounds: int = 100,
 ) -> SuppressionResult:
@@ -531,7 +536,8 @@ def protect_cells(
         cells a rule withholds); they, like the secondaries, need only not be exactly
         derivable.
     lines: if given, the single-non-zero-line rule is applied to them throughout.
-    start: cells withheld from the start that may be published again if redundant.
+    remove_redundant: publish again, most informative first, every secondary cell
+        whose publication keeps everything safe.
     """
     started = time.perf_counter()
     stats = EngineStats()
@@ -540,13 +546,12 @@ def protect_cells(
     if initial is not None:
         withheld |= np.asarray(initial, dtype=bool)
     fixed = withheld.copy()  # never published again by the redundancy pass
-    if start is not None:
-        withheld |= np.asarray(start, dtype=bool)
     line_rule = LineRule(cells, lines) if lines else None
     line_cells = np.zeros(cells.n, dtype=bool)
     tol = _tolerance(cells)
     auditor = _Auditor(cells, protection, stats, tol)
     patterns = auditor.full
+    auditor.rule_withheld = fixed.copy()
 
     def apply_line_rule() -> bool:
         if line_rule is None:
@@ -555,6 +560,9 @@ def protect_cells(
         withheld[added] = True
         fixed[added] = True
         line_cells[added] = True
+        if (added & cells.must_publish).any():
+            auditor.rule_withheld = fixed.copy()
+            auditor.apriori.clear()  # those cells are no longer public knowledge
         return bool(added.any())
 
     # Cost of withholding: fewest cells first, then least information (the cell's cost,
@@ -576,7 +584,7 @@ def protect_cells(
                 up = min(1.0, req.room_up)
             else:
                 down = min(1.0, req.room_down)
-        free = ~auditor.known[a] & ~cells.must_publish
+        free = ~auditor.known[a] & (~cells.must_publish | withheld)
         costs = np.where(withheld, _WITHHELD_COST, base_costs)
         for direction, magnitude in ((UP, up), (DOWN, down)):
             if magnitude > tol:
@@ -602,10 +610,10 @@ def protect_cells(
             if apply_line_rule():
                 continue  # newly withheld line cells need protecting in turn
             break
-        before = int(withheld.sum())
+        before = (int(withheld.sum()), auditor.certificates.k)
         for a, cell, req in failures:
             repair(a, cell, req, float(auditor.lo[a, cell]), float(auditor.hi[a, cell]))
-        if int(withheld.sum()) == before:
+        if (int(withheld.sum()), auditor.certificates.k) == before:
             break  # no progress: what remains cannot be repaired
     else:
         auditor.evaluate(withheld)

@@ -23,7 +23,7 @@ Conventions (as in tau-Argus and sdcTable):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,7 +71,9 @@ class LinkedCells:
     lower, upper: what a reader can assume about a withheld cell (default [0, inf)).
     cost: information lost by withholding the cell, used to choose secondary cells
         among patterns with the same number of cells (default: the value, as tau-Argus).
-    must_publish: cells that may never be withheld as a secondary.
+    must_publish: cells that may never be withheld as a secondary (a rule, such as the
+        single-non-zero-line rule, may still withhold them); readers may take them as
+        public knowledge unless they are withheld.
     attackers: insiders by name -> mask of the cells each knows exactly. The outsider
         (knows only what is published) is always attacked as well.
     """
@@ -198,8 +200,3 @@ def _vector(value: np.ndarray | Sequence[float] | float | None, n: int, default:
     if array.shape != (n,):
         raise ValueError("per-cell vectors must have one entry per cell")
     return array.copy()
-
-
-def attackers_from_groups(groups: Mapping[str, Iterable[int]], n: int) -> dict[str, np.ndarray]:
-    """Insider masks from name -> list of the cells that insider knows."""
-    return {name: mask_of(list(cells), n) for name, cells in groups.items()}

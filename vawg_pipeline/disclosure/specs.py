@@ -130,9 +130,9 @@ class DisclosureRules:
         must be at least this (an unbounded hi passes).
     insiders: also protect against each force knowing its own cells exactly.
     force_dimension: the dimension whose values are the insiders.
-    secondary_may_use_zeros: zeros may be withheld as secondary suppressions. If neither
-        this nor the line rule can withhold a zero, every withheld cell is known to be at
-        least 1, and the audit uses that as its lower bound.
+    secondary_may_use_zeros: zeros may be withheld as secondary suppressions (if not,
+        only the line rule withholds zeros). If neither can withhold a zero, a reader
+        knows every withheld cell is at least 1, and the audit uses that lower bound.
     remove_redundant: after protection, publish again any secondary cell that turns out
         not to be needed (greedy, largest first).
     max_rounds: safety limit on audit/repair rounds of the secondary suppression.

@@ -70,9 +70,9 @@ def link_published_tables(
         force_dimension=rules.force_dimension if rules.insiders else None,
         withheld_lower_bound=rules.withheld_lower_bound,
     )
-    if rules.withheld_lower_bound > 0:
-        # Zeros are never withheld under these rules, so readers may assume a withheld
-        # cell is at least 1; keep zeros published so that assumption holds.
+    if not rules.secondary_may_use_zeros:
+        # Only the line rule may withhold a zero. If it is off too, readers may assume
+        # a withheld cell is at least 1 (withheld_lower_bound), and that holds.
         linked.cells.must_publish = linked.cells.values == 0
     return linked
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import pyarrow as pa
 
 from vawg_pipeline.contract import Contract, load_contract
 from vawg_pipeline.ingest.normalise import normalise_sheet
@@ -162,7 +163,10 @@ def _store_rows(
         elif f.name not in valid:
             out[f.name] = None  # an optional column the force did not send
         elif f.kind == "date":
-            out[f.name] = valid[f.name].dt.date
+            # Arrow dates: no Python object per row, and DuckDB reads them as DATE.
+            days = pa.array(valid[f.name], type=pa.timestamp("ns"), from_pandas=True)
+            out[f.name] = pd.Series(pd.arrays.ArrowExtensionArray(days.cast(pa.date32())),
+                                    index=valid.index)
         elif f.kind == "flag":
             out[f.name] = (valid[f.name] == "true").fillna(False).astype(bool)
         else:

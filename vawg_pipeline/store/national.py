@@ -43,11 +43,15 @@ def open_store(path: Path, key: PseudonymKey | None = None) -> duckdb.DuckDBPyCo
     make_owner_only_dir(path.parent)
     new = not path.exists()
     con = connect(path)
-    if new:
-        path.chmod(0o600)
-    ensure_schema(con)
-    if key is not None:
-        check_key(con, key)
+    try:
+        if new:
+            path.chmod(0o600)
+        ensure_schema(con)
+        if key is not None:
+            check_key(con, key)
+    except BaseException:
+        con.close()
+        raise
     return con
 
 

@@ -51,7 +51,7 @@ def _partition_runs(server: Webserver) -> dict[str, str]:
 
 
 def test_materialize_one_force_partition_from_the_ui(
-    webserver: Webserver, browser, tmp_path: Path
+    browser, webserver: Webserver, tmp_path: Path  # browser first: skip before starting
 ) -> None:
     from playwright.sync_api import expect
 

@@ -52,6 +52,9 @@ def test_daemon_sensor_runs_a_new_file_and_a_failure_is_alerted(tmp_path: Path) 
     (blocker / "keep").write_text("x")
     home = make_home(tmp_path / "dagster_home", DAEMON_YAML)
     log = tmp_path / "daemon.log"
+    # Create the instance's SQLite storages now: two processes creating them at once race.
+    instance = dg.DagsterInstance.from_config(str(home))
+    assert instance.get_runs() == []
 
     with webhook_receiver() as (url, hook), smtp_receiver() as (port, smtp):
         env = server_env(tmp_path, home, {
@@ -60,7 +63,6 @@ def test_daemon_sensor_runs_a_new_file_and_a_failure_is_alerted(tmp_path: Path) 
         })
         args = [str(VENV_BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"]
         with dagster_process(args, env, log):
-            instance = dg.DagsterInstance.from_config(str(home))
             finished = _wait(lambda: [r for r in instance.get_runs()
                                       if r.is_finished], 90, "a finished run", log)
             hook.event.wait(timeout=60)

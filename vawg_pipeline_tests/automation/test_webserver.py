@@ -95,7 +95,8 @@ def test_a_refresh_launched_through_graphql_materializes_every_force(
     stats = returns["definition"]["partitionStats"]
     assert stats["numMaterialized"] == stats["numPartitions"] == len(force_codes())
     entries = {e["label"]: e for e in in_run[0]["metadataEntries"]}
-    assert entries["accepted this run"]["intValue"] == 2
+    # Kent may already be in (the browser test materializes it): accepted or unchanged.
+    assert entries["accepted this run"]["intValue"] + entries["unchanged"]["intValue"] == 2
     assert entries["refused this run"]["intValue"] == 1
 
     store = webserver.graphql(ASSET, {"path": ["national_store"]})["assetOrError"]

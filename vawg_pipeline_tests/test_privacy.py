@@ -1,0 +1,42 @@
+"""Keyed pseudonyms: the documented formula, the key's source, its fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from vawg_pipeline.ingest.normalise import normalise_reference
+from vawg_pipeline.privacy import PSEUDONYM_HEX_CHARS, PseudonymKey, load_key
+
+
+def test_pseudonym_is_the_hmac_of_force_and_normalised_reference() -> None:
+    key = PseudonymKey(b"secret")
+    refs = normalise_reference(pd.Series([" ab 12 ", "12345.0", None]))
+    assert refs.tolist()[:2] == ["AB12", "12345"]
+    got = key.pseudonymise("kent", refs).tolist()
+    expected = hmac.new(b"secret", b"kent\x1fAB12", hashlib.sha256).hexdigest()
+    assert got[0] == expected[:PSEUDONYM_HEX_CHARS]
+    assert pd.isna(got[2])
+
+
+def test_key_from_environment_wins_and_is_never_printed(tmp_path: Path) -> None:
+    key = load_key("from-the-secret-store", tmp_path / ".pseudonym_key")
+    assert key.secret == b"from-the-secret-store"
+    assert not (tmp_path / ".pseudonym_key").exists()
+    assert "from-the-secret-store" not in repr(key)
+    assert len(key.fingerprint) == 16
+
+
+def test_local_key_is_made_once_owner_only_with_a_warning(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "warehouse" / ".pseudonym_key"
+    with caplog.at_level(logging.WARNING):
+        first = load_key(None, path)
+    assert "VAWG_PSEUDONYM_KEY is not set" in caplog.text
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    assert load_key(None, path) == first  # the same key on every later run
+    assert load_key("", path) == first
