@@ -65,6 +65,9 @@ def new_return_sensor(context: dg.SensorEvaluationContext, landing: LandingFolde
     scan = scan_landing(Path(landing.path), force_codes())
     for folder in scan.unknown_folders:
         context.log.warning(f"landing folder {folder!r} is not a force code: not ingested")
+    for name in scan.stray_files:
+        context.log.warning(f"{name!r} is not in a force's folder (incoming/<force-code>/): "
+                            "not ingested")
     changed: dict[str, Path] = {}
     for code, folder in scan.forces.items():
         for name, why in folder.ignored:

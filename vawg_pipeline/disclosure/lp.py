@@ -19,6 +19,8 @@ solutions stay near the truth and move few cells.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 
 import highspy
@@ -32,6 +34,27 @@ UP, DOWN = 0, 1
 
 _ZERO = 1e-9
 """Deviations smaller than this are taken as no move at all."""
+
+
+def _new_highs() -> highspy.Highs:
+    """A HiGHS instance; the first one prints a licence banner to stdout, so hush it."""
+    global _BANNER_SHOWN
+    if _BANNER_SHOWN:
+        return highspy.Highs()
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 1)
+            instance = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _BANNER_SHOWN = True
+    return instance
+
+
+_BANNER_SHOWN = False
 
 
 @dataclass
@@ -112,7 +135,7 @@ class DeviationModel:
         lp.a_matrix_.num_col_ = ncol
         lp.a_matrix_.num_row_ = nrow
 
-        self.h = highspy.Highs()
+        self.h = _new_highs()
         self.h.setOptionValue("output_flag", False)
         self.h.setOptionValue("presolve", "off")  # presolve would defeat the re-solves
         self.h.setOptionValue("threads", 1)

@@ -7,11 +7,16 @@ elsewhere.
 
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
 from vawg_pipeline_tests.automation.conftest import Webserver
+
+if TYPE_CHECKING:  # the package may be missing: then the test skips or fails clearly
+    from playwright.sync_api import Browser
 
 CHROMIUM = Path(os.environ.get("VAWG_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -24,7 +29,7 @@ RUNS_FOR_PARTITION = """query($value: String!) {
         ... on Runs { results { runId status } } } }"""
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI"):
         pytest.fail(f"{reason}: the browser test needs it on CI (.ci/run installs Debian's "
                     "chromium with apt-get; pip install playwright==1.65.2)", pytrace=False)
@@ -32,7 +37,7 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser() -> Iterator["Browser"]:
     if not CHROMIUM.exists():
         _unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     try:
@@ -51,7 +56,7 @@ def _partition_runs(server: Webserver) -> dict[str, str]:
 
 
 def test_materialize_one_force_partition_from_the_ui(
-    browser, webserver: Webserver, tmp_path: Path  # browser first: skip before starting
+    browser: "Browser", webserver: Webserver, tmp_path: Path  # browser first: skip early
 ) -> None:
     from playwright.sync_api import expect
 

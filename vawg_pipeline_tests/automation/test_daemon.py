@@ -7,7 +7,9 @@ local webhook and mails it to a local SMTP server.
 """
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 
@@ -24,6 +26,8 @@ from vawg_pipeline_tests.automation.conftest import (
 from vawg_pipeline_tests.automation.receivers import smtp_receiver, webhook_receiver
 from vawg_pipeline_tests.conftest import good_row
 
+T = TypeVar("T")
+
 # The instance the CLI writes, plus run retries for crashed run workers (not for a
 # step's own failure: the assets' RetryPolicy handles those).
 DAEMON_YAML = INSTANCE_YAML + """\
@@ -34,7 +38,7 @@ run_retries:
 """
 
 
-def _wait(predicate, timeout: float, what: str, log: Path):
+def _wait(predicate: Callable[[], T], timeout: float, what: str, log: Path) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

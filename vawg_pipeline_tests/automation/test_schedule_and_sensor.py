@@ -117,12 +117,14 @@ def test_sensor_logs_unknown_folders_and_requests_nothing(
     land(tmp_path, "not-a-force", "return.xlsx", [good_row(1)])
     (tmp_path / "incoming" / "kent").mkdir()
     (tmp_path / "incoming" / "kent" / "~$return.xlsx").write_bytes(b"lock")
+    (tmp_path / "incoming" / "stray.xlsx").write_bytes(b"no force folder")
     result = _evaluate(tmp_path, None)
     assert result.run_requests == []
     assert json.loads(result.cursor) == {}
     text = "".join(capfd.readouterr())  # the sensor's log goes to the daemon's console
     assert "'not-a-force' is not a force code" in text
     assert "ignored ~$return.xlsx" in text and "lock file" in text
+    assert "'stray.xlsx' is not in a force's folder" in text
 
 
 def test_a_sensor_request_runs_that_force_and_everything_downstream(tmp_path: Path) -> None:
