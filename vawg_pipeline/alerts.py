@@ -65,9 +65,23 @@ def _cut(text: object, limit: int = MAX_REASON_CHARS) -> str:
 
 @dataclass(frozen=True)
 class FailedStep:
+    """A failed step and its error chain: (class, message), the error first, then causes."""
+
     step_key: str
-    error_class: str | None = None
-    error_message: str | None = None  # shown only for SAFE_MESSAGE_ERRORS
+    errors: tuple[tuple[str, str | None], ...] = ()
+
+    @property
+    def label(self) -> str:
+        """"Failure" or, with a different root cause, "Failure from KeyMismatch"."""
+        if not self.errors:
+            return "error"
+        first, root = self.errors[0][0], self.errors[-1][0]
+        return first if first == root else f"{first} from {root}"
+
+    @property
+    def safe_message(self) -> str | None:
+        """The message of the first error whose class only ever names safe things."""
+        return next((m for c, m in self.errors if c in SAFE_MESSAGE_ERRORS and m), None)
 
 
 def compose_failure_notice(
@@ -85,9 +99,9 @@ def compose_failure_notice(
     if failed_steps:
         lines.append("Failed steps:")
         for step in failed_steps:
-            detail = step.error_class or "error"
-            if step.error_class in SAFE_MESSAGE_ERRORS and step.error_message:
-                detail += f": {_cut(step.error_message)}"
+            detail = step.label
+            if step.safe_message:
+                detail += f": {_cut(step.safe_message)}"
             lines.append(f"  - {step.step_key} ({detail})")
     elif run_error_class:
         lines.append(f"The run failed before any step ran ({run_error_class}).")

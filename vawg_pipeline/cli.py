@@ -28,7 +28,14 @@ def _instance():
     Path(home).mkdir(parents=True, exist_ok=True, mode=0o700)
     if not (Path(home) / "dagster.yaml").exists():
         (Path(home) / "dagster.yaml").write_text(
-            "telemetry:\n  enabled: false\n", encoding="utf-8")
+            "telemetry:\n  enabled: false\n"
+            # Runs whose worker dies (OOM, host restart) are retried by the daemon; a
+            # step's own failure is retried by the assets' RetryPolicy, not the whole run.
+            "run_retries:\n  enabled: true\n  max_retries: 2\n"
+            "  retry_on_asset_or_op_failure: false\n"
+            # One writer at a time per pool (vawg_warehouse, vawg_published).
+            "concurrency:\n  pools:\n    default_limit: 1\n",
+            encoding="utf-8")
     return dg.DagsterInstance.get()
 
 

@@ -27,12 +27,11 @@ def _failed_steps(context: dg.RunFailureSensorContext) -> list[FailedStep]:
     steps = []
     for event in context.get_step_failure_events():
         data = event.step_failure_data
-        error = data.error if data is not None else None
-        steps.append(FailedStep(
-            step_key=event.step_key or "(run)",
-            error_class=error.cls_name if error is not None else None,
-            error_message=error.message if error is not None else None,
-        ))
+        error, chain = (data.error if data is not None else None), []
+        while error is not None and len(chain) < 10:  # the error, then what caused it
+            chain.append((error.cls_name or "error", error.message))
+            error = error.cause
+        steps.append(FailedStep(step_key=event.step_key or "(run)", errors=tuple(chain)))
     return steps
 
 

@@ -10,10 +10,11 @@ import dagster as dg
 import pandas as pd
 
 from vawg_pipeline.collate import ForceRefresh, refresh_forces
-from vawg_pipeline.defs.metadata import markdown_table
+from vawg_pipeline.defs.metadata import column_schema, markdown_table
 from vawg_pipeline.defs.resources import LandingFolder, NationalStore
 from vawg_pipeline.forces import force_codes
 from vawg_pipeline.store import national
+from vawg_pipeline.store.schema import table_columns
 
 OWNERS = ["team:npcc-vawg-data"]
 STORE_POOL = "vawg_warehouse"  # one writer of the store's file at a time
@@ -67,6 +68,7 @@ def _summary(results: list[ForceRefresh]) -> pd.DataFrame:
     pool=STORE_POOL,
     retry_policy=dg.RetryPolicy(max_retries=2, delay=10),
     code_version="1",
+    metadata={"dagster/column_schema": column_schema(table_columns("cases"))},
 )
 def force_returns(
     context: dg.AssetExecutionContext, landing: LandingFolder, store: NationalStore

@@ -142,6 +142,7 @@ def returns_are_fresh(store: NationalStore) -> dg.AssetCheckResult:
     kinds={"duckdb"},
     owners=OWNERS,
     pool=STORE_POOL,
+    metadata={"dagster/column_schema": column_schema(table_columns("cases"))},
 )
 def analyst_snapshot(store: NationalStore) -> dg.MaterializeResult:
     """The read-only copy of the national store that analysts open.

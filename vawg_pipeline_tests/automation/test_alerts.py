@@ -14,9 +14,9 @@ from vawg_pipeline.defs.alerts import (
     run_failure_notice,
 )
 from vawg_pipeline.defs.automation import all_forces_tags
-from vawg_pipeline.defs.resources import AlertChannel, alert_channel_from_env
+from vawg_pipeline.defs.resources import AlertChannel, NationalStore, alert_channel_from_env
 from vawg_pipeline.store import national
-from vawg_pipeline_tests.automation.conftest import PLANTED, land, tmp_defs
+from vawg_pipeline_tests.automation.conftest import PLANTED, all_resources, land, tmp_defs
 from vawg_pipeline_tests.automation.receivers import smtp_receiver, webhook_receiver
 from vawg_pipeline_tests.conftest import good_row, set_received
 
@@ -85,15 +85,18 @@ def test_channels_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
 def test_failure_notice_never_quotes_exception_messages() -> None:
     notice = compose_failure_notice(
         "refresh", "run-1",
-        [FailedStep("force_returns", "ValueError", "PC Planted Name1 MP100001"),
-         FailedStep("national_store_check", "DagsterAssetCheckFailedError",
-                    "Blocking check 'rows_conserved' failed")],
+        [FailedStep("force_returns", (("ValueError", "PC Planted Name1 MP100001"),)),
+         FailedStep("national_store_check", (("DagsterAssetCheckFailedError",
+                                              "Blocking check 'rows_conserved' failed"),)),
+         FailedStep("national_store", (("Failure", "key abc is not key def"),
+                                       ("KeyMismatch", "key abc is not key def")))],
         tags={"dagster/partition": "kent", "vawg/trigger": "new-file",
               "vawg/file": "Return v3.xlsx"})
     text = notice.subject + notice.text + json.dumps(notice.as_json())
     assert "Planted" not in text and "MP1000" not in text
     assert "force_returns (ValueError)" in text
     assert "rows_conserved" in text  # Dagster's own check messages are safe to show
+    assert "national_store (Failure from KeyMismatch: key abc is not key def)" in text
     assert "Forces: kent." in text and "Return v3.xlsx" in text
 
 
@@ -180,3 +183,29 @@ def test_daily_notice_schedule_runs_once_a_day_uk_time() -> None:
     assert daily_notice_schedule.job_name == "daily_notice"
     assert daily_notice_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert run_failure_notice.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def test_a_key_mismatch_is_named_in_the_failure_notice(tmp_path: Path) -> None:
+    """The store's own refusal to mix pseudonym keys is safe to quote, and useful."""
+    land(tmp_path, "kent", "kent.xlsx", [good_row(i) for i in range(3)])
+    instance = dg.DagsterInstance.ephemeral()
+    defs = tmp_defs(tmp_path)
+    assert defs.get_job_def("refresh").execute_in_process(
+        instance=instance, tags=all_forces_tags()).success
+    resources = all_resources(tmp_path)
+    resources["store"] = NationalStore(path=resources["store"].path, pseudonym_key="another")
+    other = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks,
+                           jobs=defs.jobs, executor=defs.executor, resources=resources)
+    result = other.get_job_def("refresh").execute_in_process(
+        instance=instance, tags=all_forces_tags(), raise_on_error=False)
+    assert not result.success
+    with webhook_receiver() as (url, hook):
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_failure_notice", dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance, dagster_run=result.dagster_run,
+            resources={"alerts": AlertChannel(webhook_url=url)},
+        ).for_run_failure()
+        run_failure_notice(context)
+    text = hook.posts[0]["json"]["text"]
+    assert "force_returns (Failure from KeyMismatch: " in text
+    assert "VAWG_PSEUDONYM_KEY" in text
