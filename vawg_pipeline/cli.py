@@ -53,7 +53,7 @@ def run_refresh(strict: bool = False) -> int:
     from vawg_pipeline.defs.automation import REFRESH_JOB, all_forces_tags
 
     defs, resources = _resources()
-    job = defs.get_job_def(REFRESH_JOB)
+    job = defs.resolve_job_def(REFRESH_JOB)
     result = job.execute_in_process(
         instance=_instance(), tags={**all_forces_tags(), "vawg/trigger": "cli"},
         raise_on_error=False,

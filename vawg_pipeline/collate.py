@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,10 +101,22 @@ def _results(
     context = multiprocessing.get_context("forkserver")
     # Largest first, so the longest file does not start last.
     ordered = sorted(jobs, key=lambda j: j.path.stat().st_size, reverse=True)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(_ingest_job, job, key): job for job in ordered}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+    done: set[str] = set()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = {pool.submit(_ingest_job, job, key): job for job in ordered}
+            for future in as_completed(futures):
+                job = futures[future]
+                result = future.result()
+                done.add(job.force_code)
+                yield job, result
+    except BrokenProcessPool:
+        # A worker died (out of memory on a huge file, killed): finish the rest here,
+        # one at a time, rather than lose every force of the run.
+        log.warning("a worker process died; ingesting the remaining returns in-process")
+        for job in ordered:
+            if job.force_code not in done:
+                yield job, _ingest_job(job, key)
 
 
 def refresh_forces(

@@ -111,7 +111,7 @@ def test_run_failure_sensor_sends_a_notice_for_a_failed_refresh(
 
     monkeypatch.setattr(national, "sync_forces", failing_sync)
     instance = dg.DagsterInstance.ephemeral()
-    result = tmp_defs(tmp_path).get_job_def("refresh").execute_in_process(
+    result = tmp_defs(tmp_path).resolve_job_def("refresh").execute_in_process(
         instance=instance, tags={**all_forces_tags(), "vawg/trigger": "nightly"},
         raise_on_error=False)
     assert not result.success
@@ -151,12 +151,12 @@ def test_daily_notice_lists_refused_and_stale_forces_without_personal_data(
     broken.write_bytes(b"")
     defs = tmp_defs(tmp_path)
     instance = dg.DagsterInstance.ephemeral()
-    assert defs.get_job_def("refresh").execute_in_process(
+    assert defs.resolve_job_def("refresh").execute_in_process(
         instance=instance, tags=all_forces_tags()).success
 
     with webhook_receiver() as (url, hook), smtp_receiver() as (port, smtp):
         notice_defs = tmp_defs(tmp_path, alerts=_channel(url, port))
-        result = notice_defs.get_job_def("daily_notice").execute_in_process(instance=instance)
+        result = notice_defs.resolve_job_def("daily_notice").execute_in_process(instance=instance)
     assert result.success
     facts = hook.posts[0]["json"]["facts"]
     assert facts["refused"] == [{"force": "surrey", "file": "Surrey return (2).xlsx",
@@ -190,13 +190,13 @@ def test_a_key_mismatch_is_named_in_the_failure_notice(tmp_path: Path) -> None:
     land(tmp_path, "kent", "kent.xlsx", [good_row(i) for i in range(3)])
     instance = dg.DagsterInstance.ephemeral()
     defs = tmp_defs(tmp_path)
-    assert defs.get_job_def("refresh").execute_in_process(
+    assert defs.resolve_job_def("refresh").execute_in_process(
         instance=instance, tags=all_forces_tags()).success
     resources = all_resources(tmp_path)
     resources["store"] = NationalStore(path=resources["store"].path, pseudonym_key="another")
     other = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks,
                            jobs=defs.jobs, executor=defs.executor, resources=resources)
-    result = other.get_job_def("refresh").execute_in_process(
+    result = other.resolve_job_def("refresh").execute_in_process(
         instance=instance, tags=all_forces_tags(), raise_on_error=False)
     assert not result.success
     with webhook_receiver() as (url, hook):

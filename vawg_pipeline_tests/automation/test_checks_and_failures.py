@@ -22,7 +22,7 @@ DOWNSTREAM_OF_STORE = {"analyst_snapshot", "force_feedback"}
 
 
 def _run(root: Path, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
-    job = tmp_defs(root).get_job_def("refresh")
+    job = tmp_defs(root).resolve_job_def("refresh")
     return job.execute_in_process(
         tags={**all_forces_tags(), "vawg/trigger": "test"}, raise_on_error=False,
         instance=instance or dg.DagsterInstance.ephemeral())

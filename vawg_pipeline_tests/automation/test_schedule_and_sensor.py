@@ -43,7 +43,7 @@ def test_the_schedules_tags_materialize_every_partition_in_one_run(tmp_path: Pat
     request = nightly_refresh(dg.build_schedule_context(
         scheduled_execution_time=dt.datetime(2024, 5, 1, 2, 0, tzinfo=dt.UTC)))
     instance = dg.DagsterInstance.ephemeral()
-    job = tmp_defs(tmp_path).get_job_def("refresh")
+    job = tmp_defs(tmp_path).resolve_job_def("refresh")
     result = job.execute_in_process(instance=instance, tags=request.tags)
     assert result.success
     runs = instance.get_runs()
@@ -131,7 +131,7 @@ def test_a_sensor_request_runs_that_force_and_everything_downstream(tmp_path: Pa
     land(tmp_path, "kent", "kent.xlsx", [good_row(i) for i in range(5)])
     request = _evaluate(tmp_path, None).run_requests[0]
     instance = dg.DagsterInstance.ephemeral()
-    job = tmp_defs(tmp_path).get_job_def("refresh")
+    job = tmp_defs(tmp_path).resolve_job_def("refresh")
     result = job.execute_in_process(instance=instance, partition_key=request.partition_key,
                                     tags=request.tags)
     assert result.success
