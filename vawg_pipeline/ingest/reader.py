@@ -34,6 +34,8 @@ ACCEPTED_FORMATS = (*SPREADSHEET_FORMATS, ".csv")
 HEADER_SEARCH_ROWS = 40
 ROW_COLUMN = "_row"
 TOTAL_LABELS = {"total", "totals", "grandtotal"}
+# The same labels as a pattern, for Arrow to test a whole column at once.
+TOTAL_PATTERN = r"^[^A-Za-z]*(grand[^A-Za-z]*)?totals?[^A-Za-z]*$"
 # A sheet "looks like the return" but lacks columns when at least this many required
 # headings are on one row: then the refusal names the missing headings.
 PARTIAL_HEADER_MIN = 3
@@ -325,8 +327,8 @@ def _data_sheet(
         for c, f in mapping.items():
             if f in ("case_reference", "subject_reference"):
                 values = body[c]
-                label = pc.utf8_lower(pc.replace_substring_regex(values, "[^A-Za-z]", ""))
-                is_label = pc.fill_null(pc.is_in(label, pa.array(sorted(TOTAL_LABELS))), False)
+                is_label = pc.fill_null(pc.match_substring_regex(
+                    values, TOTAL_PATTERN, ignore_case=True), False)
                 blank_or_label = pc.or_(values.is_null(), is_label)
                 candidates &= blank_or_label.to_numpy(zero_copy_only=False)
         totals = np.zeros(height, dtype=bool)
@@ -334,9 +336,13 @@ def _data_sheet(
             totals[i] = any(_is_total_label(a[i].as_py()) for a in body.values())
         keep = filled & ~totals
     indices = np.flatnonzero(keep)
-    take = pa.array(indices, type=pa.int64())
+    if len(indices) == height:  # no blank or totals rows: nothing to take
+        kept = body
+    else:
+        take = pa.array(indices, type=pa.int64())
+        kept = {col: body[col].take(take) for col in body}
     data = pd.DataFrame({
-        f: pd.Series(pd.arrays.ArrowStringArray(body[col].take(take)), copy=False)
+        f: pd.Series(pd.arrays.ArrowStringArray(kept[col]), copy=False)
         for col, f in mapping.items()
     })
     data[ROW_COLUMN] = (indices + start + 1).astype("int64")
@@ -348,7 +354,7 @@ def _data_sheet(
         heading = None if cell is None else str(cell).strip()
         if heading:
             extra.append(heading)
-        elif len(indices) and body[col].take(take).null_count < len(indices):
+        elif len(indices) and kept[col].null_count < len(indices):
             extra.append(f"(unnamed column {_column_letter(int(col))})")
     return RawSheet(
         sheet=sheet_name,
