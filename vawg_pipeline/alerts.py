@@ -16,11 +16,13 @@ import smtplib
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.message import EmailMessage
 
 import duckdb
 import pandas as pd
+
+from vawg_pipeline.store import queries
 
 log = logging.getLogger(__name__)
 
@@ -143,24 +145,6 @@ class DailyFindings:
         return self.refused.empty and self.stale.empty
 
 
-REFUSED_SQL = """
-    SELECT r.force_code, r.file_name, r.received_at, r.error
-    FROM submissions r
-    WHERE r.status = 'refused' AND r.received_at >= coalesce((
-        SELECT max(a.received_at) FROM submissions a
-        WHERE a.force_code = r.force_code AND a.status = 'accepted'),
-        TIMESTAMP '1900-01-01')
-    ORDER BY r.force_code, r.received_at
-"""
-COVERAGE_SQL = """
-    SELECT f.force_code, s.file_name, s.received_at, s.rows_quarantined,
-           coalesce(s.status, 'no return') AS status
-    FROM forces f LEFT JOIN submissions s
-      ON s.force_code = f.force_code AND s.status = 'accepted'
-    ORDER BY f.force_code
-"""
-
-
 def daily_findings(
     con: duckdb.DuckDBPyConnection, now: datetime, max_age_days: int
 ) -> DailyFindings:
@@ -169,10 +153,9 @@ def daily_findings(
     ``now`` is naive UTC, as the store's timestamps are. Only the submissions and forces
     tables are read: nothing of a row's content.
     """
-    refused = con.execute(REFUSED_SQL).df()
-    coverage = con.execute(COVERAGE_SQL).df()
-    cutoff = now - timedelta(days=max_age_days)
-    stale = coverage[(coverage["status"] != "accepted") | (coverage["received_at"] < cutoff)]
+    refused = queries.refused_newest(con)
+    coverage = queries.coverage(con)
+    stale = queries.stale_or_missing(coverage, now, max_age_days)
     accepted = coverage[coverage["status"] == "accepted"]
     return DailyFindings(
         refused=refused.reset_index(drop=True),

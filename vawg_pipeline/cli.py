@@ -78,17 +78,15 @@ def run_refresh(strict: bool = False) -> int:
 
 
 def _refused_forces(resources) -> list[str]:
-    store = resources["store"]
-    with store.reader() as con:
-        return [r[0] for r in con.execute("""
-            SELECT DISTINCT r.force_code FROM submissions r
-            WHERE r.status = 'refused' AND r.received_at >= coalesce((
-                SELECT max(a.received_at) FROM submissions a
-                WHERE a.force_code = r.force_code AND a.status = 'accepted'),
-                TIMESTAMP '1900-01-01') ORDER BY 1""").fetchall()]
+    from vawg_pipeline.store import queries
+
+    with resources["store"].reader() as con:
+        return sorted(set(queries.refused_newest(con)["force_code"]))
 
 
 def print_summary(resources) -> None:
+    from vawg_pipeline.store import queries
+
     store = resources["store"]
     if not store.store_path().exists():
         print("No national store was written.")
@@ -98,19 +96,14 @@ def print_summary(resources) -> None:
             "SELECT count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_stored), 0), "
             "coalesce(sum(rows_quarantined), 0) FROM submissions WHERE status = 'accepted'"
         ).fetchone()
-        refused = con.execute("""
-            SELECT r.force_code, r.file_name, r.error FROM submissions r
-            WHERE r.status = 'refused' AND r.received_at >= coalesce((
-                SELECT max(a.received_at) FROM submissions a
-                WHERE a.force_code = r.force_code AND a.status = 'accepted'),
-                TIMESTAMP '1900-01-01') ORDER BY 1""").fetchall()
+        refused = queries.refused_newest(con)
         forces = con.execute("SELECT count(*) FROM forces").fetchone()[0]
     print("vawg-pipeline refresh")
     print(f"  forces with an accepted return: {accepted[0]} of {forces}")
     print(f"  rows read {accepted[1]}, stored {accepted[2]}, quarantined {accepted[3]}")
     print(f"  forces whose newest file was refused: {len(refused)}")
-    for force, file_name, error in refused:
-        print(f"    {force}: {error or file_name}")
+    for row in refused.itertuples():
+        print(f"    {row.force_code}: {row.error or row.file_name}")
     print(f"  national store:    {store.store_path().resolve()}")
     snapshot = store.store_path().with_name("vawg_snapshot.duckdb")
     if snapshot.exists():

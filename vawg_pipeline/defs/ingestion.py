@@ -13,7 +13,7 @@ from vawg_pipeline.collate import ForceRefresh, refresh_forces
 from vawg_pipeline.defs.metadata import column_schema, markdown_table
 from vawg_pipeline.defs.resources import LandingFolder, NationalStore
 from vawg_pipeline.forces import force_codes
-from vawg_pipeline.store import national
+from vawg_pipeline.store import national, queries
 from vawg_pipeline.store.schema import table_columns
 
 OWNERS = ["team:npcc-vawg-data"]
@@ -164,15 +164,7 @@ def rows_conserved(store: NationalStore) -> dg.AssetCheckResult:
 def no_refused_returns(store: NationalStore) -> dg.AssetCheckResult:
     """Warns when a force's newest file was refused (its previous return stays in use)."""
     with store.reader() as con:
-        refused = con.execute("""
-            SELECT r.force_code, r.file_name, r.received_at, r.error
-            FROM submissions r
-            WHERE r.status = 'refused' AND r.received_at >= coalesce((
-                SELECT max(a.received_at) FROM submissions a
-                WHERE a.force_code = r.force_code AND a.status = 'accepted'),
-                TIMESTAMP '1900-01-01')
-            ORDER BY r.force_code, r.received_at
-        """).df()
+        refused = queries.refused_newest(con)
     return dg.AssetCheckResult(
         passed=refused.empty,
         severity=dg.AssetCheckSeverity.WARN,

@@ -2,7 +2,7 @@
 
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 import pandas as pd
@@ -13,22 +13,11 @@ from vawg_pipeline.defs.metadata import column_schema, markdown_table
 from vawg_pipeline.defs.resources import NationalStore
 from vawg_pipeline.forces import load_forces
 from vawg_pipeline.privacy import PSEUDONYM_HEX_CHARS
-from vawg_pipeline.store import national
+from vawg_pipeline.store import national, queries
 from vawg_pipeline.store.schema import table_columns
 
 # A force whose newest accepted return is older than this is flagged (not failed).
 MAX_RETURN_AGE_DAYS = int(os.environ.get("VAWG_MAX_RETURN_AGE_DAYS", "120"))
-
-COVERAGE_SQL = """
-    SELECT f.force_code, f.force_name, s.file_name, s.received_at, s.rows_read,
-           s.rows_stored, s.rows_quarantined,
-           round(s.rows_quarantined / nullif(s.rows_read, 0), 4) AS quarantine_rate,
-           coalesce(s.status, 'no return') AS status
-    FROM forces f LEFT JOIN submissions s
-      ON s.force_code = f.force_code AND s.status = 'accepted'
-    ORDER BY f.force_code
-"""
-
 
 @dg.asset(
     deps=[force_returns],
@@ -48,7 +37,7 @@ def national_store(store: NationalStore) -> dg.MaterializeResult:
     """
     with store.connection() as con:
         national.sync_forces(con, load_forces())
-        coverage = con.execute(COVERAGE_SQL).df()
+        coverage = queries.coverage(con)
         counts = con.execute("""
             SELECT (SELECT count(*) FROM cases) AS individuals,
                    (SELECT count(DISTINCT (force_code, case_reference)) FROM cases) AS cases,
@@ -120,10 +109,9 @@ def store_conforms_to_contract(store: NationalStore) -> dg.AssetCheckResult:
 @dg.asset_check(asset=national_store)
 def returns_are_fresh(store: NationalStore) -> dg.AssetCheckResult:
     """Flags forces with no return, or whose newest accepted return is old."""
-    cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=MAX_RETURN_AGE_DAYS)
     with store.reader() as con:
-        coverage = con.execute(COVERAGE_SQL).df()
-    stale = coverage[(coverage["status"] != "accepted") | (coverage["received_at"] < cutoff)]
+        stale = queries.stale_or_missing(
+            queries.coverage(con), datetime.now(UTC).replace(tzinfo=None), MAX_RETURN_AGE_DAYS)
     return dg.AssetCheckResult(
         passed=stale.empty,
         severity=dg.AssetCheckSeverity.WARN,
