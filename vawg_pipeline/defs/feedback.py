@@ -12,6 +12,9 @@ from vawg_pipeline.defs.resources import FeedbackFolder, NationalStore
 from vawg_pipeline.feedback import remove_stale_feedback, write_all_feedback
 from vawg_pipeline.forces import force_codes
 
+# Beside the store (owner-only), not in the feedback folder: that holds only workbooks.
+FEEDBACK_MANIFEST = "feedback_manifest.json"
+
 # The "Rows to fix" sheet every workbook holds (one line per quarantine problem).
 ROWS_TO_FIX_SCHEMA = column_schema([
     ("Sheet", "VARCHAR NOT NULL", "Sheet of the force's return holding the row."),
@@ -42,11 +45,14 @@ def force_feedback(
     Every quarantined row of the force's current return (sheet, row number, field, the
     problem and how to fix it, worded from the contract), its row counts and file name;
     for a refused newest file, why it could not be read and what to do. Only that force's
-    data, never names or notes. Rewritten with every refresh of the national store.
+    data, never names or notes. Checked with every refresh of the national store, and
+    rewritten only for the forces whose inputs changed (or whose workbook is missing or
+    altered): the manifest beside the store records what each workbook was made from.
     """
     generated_at = datetime.now(UTC).replace(tzinfo=None)
+    manifest = store.store_path().parent / FEEDBACK_MANIFEST
     with store.reader() as con:
-        written = write_all_feedback(con, feedback.root(), generated_at)
+        written = write_all_feedback(con, feedback.root(), generated_at, manifest=manifest)
     removed = remove_stale_feedback(feedback.root(), [w.force_code for w in written],
                                     force_codes())
     for code in removed:
@@ -55,9 +61,13 @@ def force_feedback(
         "force": w.force_code, "workbook": w.path.name, "status": w.status,
         "file": w.file_name, "rows read": w.rows_read, "stored": w.rows_stored,
         "quarantined": w.rows_quarantined, "problems listed": w.problems,
+        "rewritten": w.rewritten,
     } for w in written])
     return dg.MaterializeResult(metadata={
+        # Every force's workbook is now current; "rewritten" says how many were redone.
         "workbooks written": len(written),
+        "workbooks rewritten this run": sum(w.rewritten for w in written),
+        "workbooks kept (inputs unchanged)": sum(not w.rewritten for w in written),
         "forces with rows to fix": sum(w.problems > 0 for w in written),
         "forces with a refused newest file": sum(w.status == "refused" for w in written),
         "problems listed": sum(w.problems for w in written),

@@ -3,12 +3,16 @@
 Thin wiring around :mod:`vawg_pipeline.publish`. Three steps, in this order:
 
 1. ``published_tables`` (one asset per published table of ``tables.toml``): counts the
-   national store's cases in the reporting period, decides what to withhold and stages
-   the candidate in the restricted folder beside the store. Nothing is published yet.
-2. ``disclosure_audit`` (a blocking check on every table): audits the staged candidate,
-   for the public and for each force as insider. If it fails, nothing downstream runs.
-3. ``published_release``: releases the audited candidate (the published DuckDB file,
-   CSV files, workbook and chart) atomically, or nothing if the numbers are unchanged.
+   national store's cases in the reporting period (in DuckDB), decides what to withhold
+   (or reuses the last staged protection when the counts are unchanged), audits it
+   once and stages the candidate with that audit's outcome in the restricted folder
+   beside the store. Nothing is published yet.
+2. ``disclosure_audit`` (a blocking check on every table): audits the staged candidate
+   again, independently, for the public and for each force as insider, and approves the
+   staged audit outcome only if it agrees. If it fails, nothing downstream runs.
+3. ``published_release``: releases the audited candidate with the approved audit
+   outcome (the published DuckDB file, CSV files, workbook and chart) atomically, or
+   nothing if the numbers are unchanged. It does not audit again.
 """
 
 import base64
@@ -27,8 +31,10 @@ from vawg_pipeline.publish import files, staging
 from vawg_pipeline.publish.release import publish
 from vawg_pipeline.publish.safety import primary_breaches
 from vawg_pipeline.publish.tables import (
+    AuditOutcome,
     ReportingPeriod,
     audit_candidate,
+    audit_disagreements,
     build_candidate,
     publication,
     published_table,
@@ -90,14 +96,28 @@ def published_tables(
 ) -> Iterator[dg.MaterializeResult]:
     """Count, protect and stage every published table; the audit check gates release."""
     rules = rules_of(published)
+    folder = staging_folder(store)
+    # The last staged candidate: if its passing protection was for these very counts,
+    # it is reused (a protection that failed its audit is always decided afresh).
+    previous = staging.previous_staged(folder)
+    if previous is not None and (previous.audit is None or not previous.audit.passed):
+        previous = None
     with store.reader() as con:
-        candidate = build_candidate(con, period_of(published), rules, TABLE_SPECS)
-    report = audit_candidate(candidate)
-    staging.save_candidate(staging_folder(store), candidate)
+        candidate = build_candidate(con, period_of(published), rules, TABLE_SPECS,
+                                    previous=previous.candidate if previous else None)
+    if (candidate.reused_protection and previous is not None
+            and previous.audit is not None
+            and previous.audit.of_tables == candidate.protection_hash()):
+        outcome = previous.audit  # same tables, rules and code: the same audit
+    else:
+        outcome = AuditOutcome.of(audit_candidate(candidate), candidate)  # the one audit
+    staging.save_candidate(folder, candidate, outcome)
     withheld = candidate.withheld_counts().set_index("table_id")
-    failing = report.cells.loc[~report.cells["ok"].astype(bool), "table_id"].value_counts()
-    context.log.info(f"{len(candidate.forces)} forces with a return; audit "
-                     f"{'passed' if report.passed else 'FAILED'}; staged for the check")
+    failing = outcome.table.loc[~outcome.table["ok"].astype(bool), "table_id"].value_counts()
+    context.log.info(
+        f"{len(candidate.forces)} forces with a return; protection "
+        f"{'reused (counts unchanged)' if candidate.reused_protection else 'decided'}; "
+        f"audit {'passed' if outcome.passed else 'FAILED'}; staged for the check")
     for spec in TABLE_SPECS:
         table = published_table(candidate.protected[spec.table_id], spec)
         counts = withheld.loc[spec.table_id]
@@ -117,8 +137,9 @@ def published_tables(
                     markdown_table(wide_display(table, spec), 60)),
                 "withheld cells by rule": dg.MetadataValue.md(markdown_table(by_rule)),
                 "withheld cells": int(counts["withheld"]),
-                "audit": ("passed" if report.passed
-                          else f"FAILED ({len(report.violations)} violations)"),
+                "audit": ("passed" if outcome.passed
+                          else f"FAILED ({len(outcome.violations)} violations)"),
+                "protection reused (counts unchanged)": candidate.reused_protection,
                 "audit: failed intervals in this table": int(failing.get(spec.table_id, 0)),
                 "reporting period": candidate.period.label(),
                 "forces with a return": len(candidate.forces),
@@ -149,7 +170,9 @@ def disclosure_audit(
 ) -> Iterator[dg.AssetCheckResult]:
     """Audit the staged candidate as it will be published; record the verdict."""
     folder = staging_folder(store)
-    candidate = staging.load_candidate(folder)
+    staged = staging.load_staged(folder)
+    candidate = staged.candidate
+    # The gate's own audit of the staged tables (the only audit this step runs).
     report = audit_candidate(candidate)
     # The primary rule checked again on the published form itself, independently.
     tables = {s.table_id: published_table(candidate.protected[s.table_id], s)
@@ -162,9 +185,20 @@ def disclosure_audit(
     if not rules_match:
         problems.append("the staged candidate was protected under other rules than those "
                         "configured now: materialize the published tables again")
-    # The release step accepts the candidate only with this verdict, for this hash.
+    # The staged audit outcome is what the release publishes: it must be this audit's.
+    if staged.audit is None:
+        disagreements = ["no audit report was staged with the candidate: materialize the "
+                         "published tables again"]
+    else:
+        disagreements = audit_disagreements(staged.audit,
+                                            AuditOutcome.of(report, candidate))
+    problems += disagreements
+    passed = passed and not disagreements
+    # The release step accepts the candidate only with this verdict, for this hash, and
+    # publishes only the staged audit outcome this verdict names.
     staging.save_verdict(folder, candidate.content_hash(), report, passed=passed,
-                         problems=problems)
+                         problems=problems,
+                         audit_digest=staged.audit.digest() if staged.audit else None)
     cells = report.cells
     summary = report.summary()
     for spec in TABLE_SPECS:
@@ -219,10 +253,12 @@ def published_release(
     ``disclosure_audit`` check is released; unchanged numbers make no new release.
     """
     folder = staging_folder(store)
-    candidate = staging.load_candidate(folder)
-    staging.require_passing_verdict(folder, candidate)
-    report = audit_candidate(candidate)  # the published audit table, for this content
-    result = publish(publication(candidate, report), published.published_path())
+    staged = staging.load_staged(folder)
+    candidate = staged.candidate
+    verdict = staging.require_passing_verdict(folder, candidate)
+    # The audit the check approved, as staged: no third audit.
+    outcome = staging.require_staged_audit(staged, verdict)
+    result = publish(publication(candidate, outcome), published.published_path())
     paths = result.paths
     live_chart = paths.chart
     context.log.info(
@@ -244,5 +280,5 @@ def published_release(
         "forces missing": dg.MetadataValue.md(
             ", ".join(candidate.coverage.loc[~candidate.coverage["included"],
                                              "force_code"]) or "(none)"),
-        "audit": "passed" if report.passed else "FAILED",
+        "audit": "passed" if outcome.passed else "FAILED",
     })

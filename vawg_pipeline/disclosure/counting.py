@@ -8,13 +8,21 @@ suppression must see it). The margins are computed by summing the interior, so e
 Total equals the sum of what it totals by construction; for ``cases`` that equals the
 distinct count too, because the only dimensions a cases table may use (force, case
 type) are constant within a case.
+
+Two counters make the same frames: :func:`count_table` over a pandas frame of rows (for
+tests and pure use) and :func:`count_table_duckdb`, which leaves the grouping to DuckDB
+so the rows never leave the database (a million rows would otherwise be copied into
+pandas only to be reduced to a few hundred cells). Both fill the same dense grid and add
+the margins the same way.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -36,20 +44,9 @@ def count_table(
     first dimension varying slowest) and ``value`` (int64, the true count).
     """
     dims = list(spec.dimensions)
-    missing_levels = [d for d in dims if d not in levels]
-    if missing_levels:
-        raise KeyError(f"{spec.table_id}: no levels given for {missing_levels}")
-    dim_levels = {d: [str(v) for v in levels[d]] for d in dims}
-    for d, values in dim_levels.items():
-        if TOTAL in values:
-            raise ValueError(f"{spec.table_id}: {d} has a category literally named {TOTAL!r}")
-        if len(set(values)) != len(values):
-            raise ValueError(f"{spec.table_id}: {d} lists a category twice")
-
+    dim_levels = _checked_levels(spec, levels)
     columns = [DIMENSION_COLUMNS[d] for d in dims]
-    needed = set(columns) | ({"status"} if spec.population == "finalised" else set())
-    needed |= set(CASE_KEY) if spec.unit == "cases" else set()
-    absent = sorted(needed - set(rows.columns))
+    absent = sorted(_needed_columns(spec) - set(rows.columns))
     if absent:
         raise KeyError(f"{spec.table_id}: rows lack columns {absent}")
 
@@ -80,7 +77,37 @@ def count_table(
     interior = np.zeros(shape, dtype=np.int64)
     if len(data):
         np.add.at(interior, tuple(codes), 1)
+    return _long_frame(dims, dim_levels, interior)
 
+
+def _checked_levels(
+    spec: TableSpec, levels: Mapping[str, Sequence[str]]
+) -> dict[str, list[str]]:
+    """The levels of ``spec``'s dimensions as strings, refused if unusable."""
+    dims = list(spec.dimensions)
+    missing_levels = [d for d in dims if d not in levels]
+    if missing_levels:
+        raise KeyError(f"{spec.table_id}: no levels given for {missing_levels}")
+    dim_levels = {d: [str(v) for v in levels[d]] for d in dims}
+    for d, values in dim_levels.items():
+        if TOTAL in values:
+            raise ValueError(f"{spec.table_id}: {d} has a category literally named {TOTAL!r}")
+        if len(set(values)) != len(values):
+            raise ValueError(f"{spec.table_id}: {d} lists a category twice")
+    return dim_levels
+
+
+def _needed_columns(spec: TableSpec) -> set[str]:
+    needed = {DIMENSION_COLUMNS[d] for d in spec.dimensions}
+    needed |= {"status"} if spec.population == "finalised" else set()
+    needed |= set(CASE_KEY) if spec.unit == "cases" else set()
+    return needed
+
+
+def _long_frame(
+    dims: list[str], dim_levels: Mapping[str, list[str]], interior: np.ndarray
+) -> pd.DataFrame:
+    """The long-form table of a dense interior grid, margins padded on."""
     # Pad each axis with its margin, computed by summing: additivity by construction.
     full = interior
     for axis in range(len(dims)):
@@ -93,3 +120,136 @@ def count_table(
         frame[d] = frame[d].astype(object)
     frame["value"] = full.reshape(-1).astype(np.int64)
     return frame
+
+
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
+def group_sql(unit: str, population: str, columns: Sequence[str], rows_sql: str) -> str:
+    """The query counting the rows ``rows_sql`` selects, of one unit and population, by
+    ``columns`` (one row per non-empty interior cell, its count last).
+
+    Only interiors are grouped: the margins are summed from them afterwards (as
+    count_table does), so every Total is the sum of what it totals. For ``cases`` the
+    rows are first reduced to one per case (force_code, case_reference), each case-level
+    value taken as its minimum: ingestion quarantines a case whose rows disagree on a
+    case-level field, so they agree, and one row per case makes the interior cells add up
+    to the distinct case count by construction (as count_table's one-row-per-case does).
+    """
+    quoted = [_quote(c) for c in columns]
+    where = "WHERE status = 'finalised'" if population == "finalised" else ""
+    if unit == "cases":
+        keys = [_quote(c) for c in CASE_KEY]
+        per_case = ", ".join([*keys, *(f"min({c}) AS {c}" for c in quoted if c not in keys)])
+        source = f"(SELECT {per_case} FROM period_rows {where} GROUP BY {', '.join(keys)})"
+        where = ""
+    else:
+        source = "period_rows"
+    grouped = ", ".join(quoted)
+    return (f"WITH period_rows AS ({rows_sql}) "
+            f"SELECT {grouped}, count(*) AS n FROM {source} {where} GROUP BY {grouped}")
+
+
+def count_table_duckdb(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    rows_sql: str,
+    levels: Mapping[str, Sequence[str]],
+    params: Sequence[Any] = (),
+) -> pd.DataFrame:
+    """As :func:`count_table`, but over the rows ``rows_sql`` selects in DuckDB (with
+    ``params`` bound), grouped there: only the interior counts come back.
+
+    ``rows_sql`` must yield the columns count_table reads (the dimension columns,
+    ``status`` for a finalised table, force_code and case_reference for a cases table),
+    with a blank victim_relationship already spelled as its category. The result is the
+    frame count_table gives for the same rows, and the same errors are raised for absent
+    columns, missing values and values outside the levels.
+    """
+    return count_tables_duckdb(con, [spec], rows_sql, levels, params)[spec.table_id]
+
+
+def count_tables_duckdb(
+    con: duckdb.DuckDBPyConnection,
+    specs: Sequence[TableSpec],
+    rows_sql: str,
+    levels: Mapping[str, Sequence[str]],
+    params: Sequence[Any] = (),
+) -> dict[str, pd.DataFrame]:
+    """Every table of ``specs``, as :func:`count_table_duckdb` counts it, by table id.
+
+    The cases tables of one population share one query, so the rows are reduced to one
+    per case once, not once per table; each individuals table has its own query.
+    """
+    checked = {s.table_id: _checked_levels(s, levels) for s in specs}
+    available = set(_columns_of(con, rows_sql, params))
+    for spec in specs:
+        absent = sorted(_needed_columns(spec) - available)
+        if absent:
+            raise KeyError(f"{spec.table_id}: rows lack columns {absent}")
+
+    # Which query counts each table. A cases table is counted from one query per
+    # population grouped by every case-level column any of them uses (a few hundred
+    # cells at most), so the costly one-row-per-case reduction runs once, not per table;
+    # an individuals table has its own query (a scan is cheap, and DuckDB's GROUPING
+    # SETS proved no faster than separate scans here).
+    queries: dict[tuple[str, str, tuple[str, ...]], list[TableSpec]] = {}
+    case_columns: dict[str, set[str]] = {}
+    for spec in specs:
+        if spec.unit == "cases":
+            case_columns.setdefault(spec.population, set()).update(
+                DIMENSION_COLUMNS[d] for d in spec.dimensions)
+    order = list(dict.fromkeys(DIMENSION_COLUMNS.values()))
+    for spec in specs:
+        used = (case_columns[spec.population] if spec.unit == "cases"
+                else {DIMENSION_COLUMNS[d] for d in spec.dimensions})
+        columns = tuple(c for c in order if c in used)
+        queries.setdefault((spec.unit, spec.population, columns), []).append(spec)
+
+    interiors: dict[str, np.ndarray] = {}
+    for (unit, population, columns), members in queries.items():
+        counted = con.execute(group_sql(unit, population, columns, rows_sql),
+                              list(params)).fetchall()
+        for s in members:
+            # Cells grouped by more columns than the table's add up into its cells.
+            positions = [columns.index(DIMENSION_COLUMNS[d]) for d in s.dimensions]
+            interiors[s.table_id] = _dense_interior(s, checked[s.table_id], counted,
+                                                    positions)
+    return {s.table_id: _long_frame(list(s.dimensions), checked[s.table_id],
+                                    interiors[s.table_id])
+            for s in specs}
+
+
+def _dense_interior(spec: TableSpec, dim_levels: Mapping[str, list[str]],
+                    records: list[tuple], positions: list[int]) -> np.ndarray:
+    """The grouped counts (value of each dimension at ``positions``, count last) on the
+    dense grid of the levels, checked as count_table checks its rows."""
+    dims = list(spec.dimensions)
+    index = []
+    for d, at in zip(dims, positions, strict=True):
+        # The same checks, in the same order, as count_table's.
+        column = DIMENSION_COLUMNS[d]
+        values = [record[at] for record in records]
+        if any(v is None for v in values):
+            raise ValueError(f"{spec.table_id}: {column} has missing values")
+        position = {v: i for i, v in enumerate(dim_levels[d])}
+        unknown = sorted({str(v) for v in values} - set(position))
+        if unknown:
+            raise ValueError(
+                f"{spec.table_id}: {column} has values not in the levels of {d}: {unknown}"
+            )
+        index.append(np.array([position[str(v)] for v in values], dtype=np.int64))
+    interior = np.zeros(tuple(len(dim_levels[d]) for d in dims), dtype=np.int64)
+    if records:
+        np.add.at(interior, tuple(index),
+                  np.array([record[-1] for record in records], dtype=np.int64))
+    return interior
+
+
+def _columns_of(
+    con: duckdb.DuckDBPyConnection, rows_sql: str, params: Sequence[Any]
+) -> list[str]:
+    """The column names ``rows_sql`` yields (planned, no rows read)."""
+    con.execute(f"SELECT * FROM ({rows_sql}) LIMIT 0", list(params))
+    return [d[0] for d in con.description]

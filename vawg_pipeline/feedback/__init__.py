@@ -4,6 +4,7 @@ from vawg_pipeline.feedback.advice import how_to_fix, refusal_advice
 from vawg_pipeline.feedback.workbook import (
     FeedbackWritten,
     ForceFeedback,
+    feedback_fingerprints,
     feedback_forces,
     load_force_feedback,
     problem_rows,
@@ -15,6 +16,7 @@ from vawg_pipeline.feedback.workbook import (
 __all__ = [
     "FeedbackWritten",
     "ForceFeedback",
+    "feedback_fingerprints",
     "feedback_forces",
     "how_to_fix",
     "load_force_feedback",

@@ -8,14 +8,24 @@ refused file why it could not be read and what to do.
 Built only from the national store's ``forces``, ``submissions`` and ``quarantine``
 tables, filtered to the one force: names and notes never reach the store, the quarantine
 holds no personal values, and no other force's rows are ever read into a workbook.
+
+A workbook is rewritten only when what it shows changes: a small JSON manifest (kept
+outside the feedback folder, which holds only the forces' workbooks) records per force a
+fingerprint of its inputs (its submissions, its quarantine rows, its name, and the code
+and contract that word the advice) and the SHA-256 of the workbook written from them. A
+force whose fingerprint and workbook are as recorded keeps its workbook (and the time
+it was generated); most nights no force's return changes.
 """
 
+import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -38,7 +48,9 @@ PROBLEM_COLUMNS = ["Sheet", "Row", "Field", "Column headings", "Value", "Problem
                    "How to fix"]
 # Text cells must stay text: never a formula, link or number (formula injection).
 WORKBOOK_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False,
-                    "strings_to_numbers": False}
+                    "strings_to_numbers": False,
+                    # Assemble in memory: no dozen temporary files per small workbook.
+                    "in_memory": True}
 
 
 @dataclass
@@ -66,6 +78,102 @@ class FeedbackWritten:
     rows_stored: int | None
     rows_quarantined: int | None
     problems: int
+    rewritten: bool = True  # False: inputs unchanged, the workbook in place was kept
+
+
+MANIFEST_VERSION = 1
+
+
+def _code_fingerprint() -> str:
+    """Hash of what words a workbook besides the store: this package and the contract."""
+    digest = hashlib.sha256(f"v{MANIFEST_VERSION}".encode())
+    here = Path(__file__).resolve().parent
+    contract = here.parent / "contract"
+    for path in [*sorted(here.glob("*.py")), *sorted(contract.glob("*.py")),
+                 *sorted(contract.glob("*.toml"))]:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+CODE_FINGERPRINT = _code_fingerprint()
+
+# Per force with an accepted or refused file: a hash of everything its workbook shows
+# from the store, in one query (each value JSON-encoded, so a NULL is not a blank).
+FINGERPRINT_SQL = """
+    WITH shown AS (
+        SELECT DISTINCT force_code FROM submissions WHERE status IN ('accepted', 'refused')
+    ), files AS (
+        SELECT force_code, md5(string_agg(to_json([status, sha256, file_name,
+                   CAST(received_at AS VARCHAR), CAST(rows_read AS VARCHAR),
+                   CAST(rows_stored AS VARCHAR), CAST(rows_quarantined AS VARCHAR), error]
+               )::VARCHAR, chr(10) ORDER BY ALL)) AS files_hash
+        FROM submissions WHERE status IN ('accepted', 'refused') GROUP BY force_code
+    ), problems AS (
+        SELECT force_code, md5(string_agg(to_json([sheet, CAST(row_number AS VARCHAR),
+                   field, value, reason])::VARCHAR, chr(10) ORDER BY ALL)) AS problems_hash
+        FROM quarantine GROUP BY force_code
+    )
+    SELECT shown.force_code, to_json([f.force_name, files.files_hash,
+                                      problems.problems_hash])::VARCHAR
+    FROM shown
+    LEFT JOIN forces f USING (force_code)
+    LEFT JOIN files USING (force_code)
+    LEFT JOIN problems USING (force_code)
+"""
+
+
+def feedback_fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Per force with a return or refusal: the fingerprint of its workbook's inputs."""
+    return {code: hashlib.sha256(f"{CODE_FINGERPRINT}\n{shown}".encode()).hexdigest()
+            for code, shown in con.execute(FINGERPRINT_SQL).fetchall()}
+
+
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_manifest(path: Path, folder: Path) -> dict[str, dict[str, Any]]:
+    """The manifest's entries per force, or none if it is missing, unreadable, of another
+    version or about another feedback folder (then every workbook is rewritten)."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict) or document.get("version") != MANIFEST_VERSION \
+            or document.get("folder") != str(Path(folder).resolve()):
+        return {}
+    forces = document.get("forces")
+    return forces if isinstance(forces, dict) else {}
+
+
+def write_manifest(path: Path, folder: Path, entries: dict[str, dict[str, Any]]) -> None:
+    """Replace the manifest atomically, owner-only."""
+    path = Path(path)
+    make_owner_only_dir(path.parent)
+    document = {"version": MANIFEST_VERSION, "folder": str(Path(folder).resolve()),
+                "forces": dict(sorted(entries.items()))}
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=1)
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _kept(entry: dict[str, Any] | None, fingerprint: str | None, path: Path
+          ) -> FeedbackWritten | None:
+    """The recorded workbook, if its inputs are unchanged and it is still as written."""
+    if entry is None or fingerprint is None or entry.get("fingerprint") != fingerprint:
+        return None
+    try:
+        if _file_sha256(path) != entry.get("workbook_sha256"):
+            return None  # deleted, damaged or edited: write it again
+        return FeedbackWritten(**{**entry["written"], "path": path, "rewritten": False})
+    except (OSError, KeyError, TypeError):
+        return None
 
 
 def feedback_forces(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -76,8 +184,10 @@ def feedback_forces(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _one(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> dict | None:
-    frame = con.execute(sql, params).df()
-    return None if frame.empty else frame.iloc[0].to_dict()
+    # A plain row, not a one-row DataFrame: building frames was most of the load time.
+    row = con.execute(sql, params).fetchone()
+    return None if row is None else dict(zip([d[0] for d in con.description], row,
+                                             strict=True))
 
 
 def load_force_feedback(con: duckdb.DuckDBPyConnection, force_code: str) -> ForceFeedback:
@@ -258,19 +368,36 @@ def _write(fb: ForceFeedback, path: Path, generated_at: datetime, contract: Cont
 
 def write_all_feedback(
     con: duckdb.DuckDBPyConnection, folder: Path, generated_at: datetime,
-    force_codes: Iterable[str] | None = None,
+    force_codes: Iterable[str] | None = None, manifest: Path | None = None,
 ) -> list[FeedbackWritten]:
-    """A workbook for every force with a return or refusal (or those given)."""
+    """A workbook for every force with a return or refusal (or those given).
+
+    manifest: where the inputs of each workbook are recorded (a JSON file outside
+        ``folder``). With it, a force whose inputs and workbook are as recorded keeps
+        its workbook (``rewritten`` False); without it, every workbook is written.
+    """
     contract = load_contract()
     folder = make_owner_only_dir(Path(folder))
+    recorded = read_manifest(manifest, folder) if manifest is not None else {}
+    fingerprints = feedback_fingerprints(con) if manifest is not None else {}
+    # Entries of forces not asked about this time stay; the others are rebuilt below.
+    codes = list(force_codes) if force_codes is not None else feedback_forces(con)
+    entries = ({c: e for c, e in recorded.items() if c not in codes}
+               if force_codes is not None else {})
     written = []
-    for code in (list(force_codes) if force_codes is not None else feedback_forces(con)):
+    for code in codes:
+        path = folder / f"{code}.xlsx"
+        kept = _kept(recorded.get(code), fingerprints.get(code), path)
+        if kept is not None:
+            written.append(kept)
+            entries[code] = recorded[code]
+            continue
         fb = load_force_feedback(con, code)
         if fb.current is None and fb.refused is None:
             continue
-        path = write_workbook(fb, folder / f"{code}.xlsx", generated_at, contract)
+        path = write_workbook(fb, path, generated_at, contract)
         shown = fb.refused if fb.refused is not None else fb.current
-        written.append(FeedbackWritten(
+        done = FeedbackWritten(
             force_code=code, path=path,
             status="refused" if fb.refused is not None else "accepted",
             file_name=str(shown["file_name"]),
@@ -278,7 +405,14 @@ def write_all_feedback(
             rows_stored=int(fb.current["rows_stored"]) if fb.current else None,
             rows_quarantined=int(fb.current["rows_quarantined"]) if fb.current else None,
             problems=len(fb.problems),
-        ))
+        )
+        written.append(done)
+        if code in fingerprints:
+            record = {k: v for k, v in asdict(done).items() if k not in ("path", "rewritten")}
+            entries[code] = {"fingerprint": fingerprints[code],
+                             "workbook_sha256": _file_sha256(path), "written": record}
+    if manifest is not None:
+        write_manifest(manifest, folder, entries)
     return written
 
 

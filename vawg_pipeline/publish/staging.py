@@ -8,6 +8,12 @@ owner-only folder), never in the published folder.
 
 The release step re-reads the candidate and accepts it only with a passing verdict for
 the same content hash, so a candidate changed or never audited cannot be released.
+
+The candidate is staged with the outcome of its audit (the published audit table and
+the summary), checked by hash like the candidate: the blocking check audits the staged
+tables again and records in its verdict the digest of the staged outcome it found in
+agreement, and the release publishes that outcome instead of auditing a third time.
+The staged candidate also serves the next run: equal counts reuse its protection.
 """
 
 from __future__ import annotations
@@ -16,17 +22,18 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from vawg_pipeline.disclosure.audit import AuditReport
 from vawg_pipeline.disclosure.specs import DisclosureRules, TableSpec
 from vawg_pipeline.privacy import make_owner_only_dir
-from vawg_pipeline.publish.tables import Candidate, ReportingPeriod
+from vawg_pipeline.publish.tables import AUDIT_COLUMNS, AuditOutcome, Candidate, ReportingPeriod
 from vawg_pipeline.store.schema import connect
 
 CANDIDATE_FILE = "candidate.duckdb"
@@ -35,6 +42,14 @@ VERDICT_FILE = "audit_verdict.json"
 
 class StagingError(RuntimeError):
     """No usable candidate, or no passing audit verdict for it."""
+
+
+@dataclass
+class Staged:
+    """What the staging area holds: the candidate and, if staged, its audit outcome."""
+
+    candidate: Candidate
+    audit: AuditOutcome | None
 
 
 def _replace_into(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
@@ -51,11 +66,15 @@ def _replace_into(folder: Path, name: str, write: Callable[[Path], None]) -> Pat
     return folder / name
 
 
-def save_candidate(folder: Path, candidate: Candidate) -> str:
-    """Stage ``candidate`` (replacing any earlier one and its verdict); returns its hash."""
+def save_candidate(folder: Path, candidate: Candidate, audit: AuditOutcome | None = None
+                   ) -> str:
+    """Stage ``candidate`` (replacing any earlier one and its verdict), with the outcome
+    of its audit if given; returns the candidate's hash."""
     folder = make_owner_only_dir(Path(folder))
     (folder / VERDICT_FILE).unlink(missing_ok=True)  # a verdict belongs to one candidate
     content_hash = candidate.content_hash()
+    if audit is not None and audit.of_tables != candidate.protection_hash():
+        raise StagingError("the audit outcome given is not about this candidate's tables")
     meta = {
         "content_hash": content_hash,
         "staged_at": datetime.now(UTC).isoformat(),
@@ -63,6 +82,12 @@ def save_candidate(folder: Path, candidate: Candidate) -> str:
         "rules": candidate.rules.as_dict(),
         "specs": [asdict(s) for s in candidate.specs],
         "forces": candidate.forces,
+        "counts_hash": candidate.counts_hash,
+        "audit": None if audit is None else {
+            "passed": audit.passed, "summary": audit.summary,
+            "violations": audit.violations, "of_tables": audit.of_tables,
+            "digest": audit.digest(),
+        },
     }
 
     def write(path: Path) -> None:
@@ -78,6 +103,14 @@ def save_candidate(folder: Path, candidate: Candidate) -> str:
             con.register("frame", candidate.coverage)
             con.execute("CREATE TABLE coverage AS SELECT * FROM frame")
             con.unregister("frame")
+            if audit is not None:
+                # Typed from the published schema: an empty report still has its types.
+                con.execute("CREATE TABLE audit ("
+                            + ", ".join(f"{c} {t}" for c, t, _ in AUDIT_COLUMNS) + ")")
+                con.register("frame", audit.table)
+                con.execute("INSERT INTO audit SELECT "
+                            + ", ".join(c for c, _, _ in AUDIT_COLUMNS) + " FROM frame")
+                con.unregister("frame")
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -94,6 +127,11 @@ def _objects(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def load_candidate(folder: Path) -> Candidate:
     """The staged candidate, checked against the hash it was staged with."""
+    return load_staged(folder).candidate
+
+
+def load_staged(folder: Path) -> Staged:
+    """The staged candidate and audit outcome, each checked against its staged hash."""
     path = Path(folder) / CANDIDATE_FILE
     if not path.is_file():
         raise StagingError(f"no staged candidate at {path}: materialize the published "
@@ -111,6 +149,8 @@ def load_candidate(folder: Path) -> Candidate:
             frame["withheld"] = frame["withheld"].astype(bool)
             protected[spec.table_id] = frame
         coverage = con.execute("SELECT * FROM coverage").df()
+        audit_table = (con.execute("SELECT * FROM audit").df()
+                       if meta.get("audit") is not None else None)
     finally:
         con.close()
     coverage = _objects(coverage, ["force_name", "file_name", "sha256"])
@@ -120,19 +160,45 @@ def load_candidate(folder: Path) -> Candidate:
         period=ReportingPeriod.parse(*meta["period"]),
         rules=DisclosureRules(**meta["rules"]),
         specs=specs, protected=protected, coverage=coverage, forces=list(meta["forces"]),
+        counts_hash=str(meta.get("counts_hash") or ""),  # "" if staged by older code
     )
     if candidate.content_hash() != meta["content_hash"]:
         raise StagingError(f"{path} does not read back as staged (hash mismatch)")
-    return candidate
+    audit = None
+    if audit_table is not None:
+        staged_audit = meta["audit"]
+        audit_table = _objects(audit_table, ["table_id", "cell", "attacker"])
+        for column in ("lo", "hi", "width"):
+            audit_table[column] = audit_table[column].astype(float)
+        audit_table["ok"] = audit_table["ok"].astype(bool)
+        audit = AuditOutcome(passed=bool(staged_audit["passed"]), table=audit_table,
+                             summary=dict(staged_audit["summary"]),
+                             violations=list(staged_audit["violations"]),
+                             of_tables=str(staged_audit["of_tables"]))
+        if audit.digest() != staged_audit["digest"]:
+            raise StagingError(f"{path}: the audit report does not read back as staged "
+                               "(hash mismatch)")
+    return Staged(candidate=candidate, audit=audit)
+
+
+def previous_staged(folder: Path) -> Staged | None:
+    """The staged candidate and audit if there are any that read back whole, else None
+    (a missing, unreadable or tampered stage just means nothing to reuse)."""
+    try:
+        return load_staged(folder)
+    except (StagingError, OSError, ValueError, KeyError, TypeError, duckdb.Error):
+        return None
 
 
 def save_verdict(folder: Path, content_hash: str, report: AuditReport,
                  passed: bool | None = None, problems: list[str] | None = None,
-                 ) -> dict[str, Any]:
+                 audit_digest: str | None = None) -> dict[str, Any]:
     """Record the verdict on the candidate with ``content_hash``: the audit's, unless the
-    caller found more (``passed``, ``problems``)."""
+    caller found more (``passed``, ``problems``). ``audit_digest`` names the staged audit
+    outcome found to agree with this audit (the one the release may publish)."""
     verdict = {
         "content_hash": content_hash,
+        "audit_digest": audit_digest,
         "passed": bool(report.passed if passed is None else passed and report.passed),
         "summary": {k: (v.item() if hasattr(v, "item") else v)
                     for k, v in report.summary().items()},
@@ -165,3 +231,14 @@ def require_passing_verdict(folder: Path, candidate: Candidate) -> dict[str, Any
         raise StagingError("the staged candidate failed the disclosure audit: "
                            + "; ".join(verdict.get("violations", [])[:5]))
     return verdict
+
+
+def require_staged_audit(staged: Staged, verdict: dict[str, Any]) -> AuditOutcome:
+    """The staged audit outcome, if it is the one the passing ``verdict`` approved."""
+    if staged.audit is None or not verdict.get("audit_digest") \
+            or staged.audit.digest() != verdict["audit_digest"]:
+        raise StagingError("the staged audit report is not the one the disclosure_audit "
+                           "check approved: materialize the published tables again")
+    if not staged.audit.passed:
+        raise StagingError("the staged audit report did not pass")
+    return staged.audit

@@ -10,15 +10,23 @@ Two stages, kept apart on purpose:
   forces and the audit's published report. Withheld reasons are never published: a
   reader who knew which cells were withheld by the primary rule would know those
   cells count 1 to 4.
+
+The counting is done in DuckDB (only the interior cells leave the database). The audit
+runs once per candidate and travels with it as an :class:`AuditOutcome` (its published
+table and summary), so the release publishes the report rather than auditing again. A
+candidate whose true counts equal the previous one's reuses its protection: the
+suppression is a function of the counts, the rules and the engine's code only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -27,7 +35,7 @@ import pandas as pd
 
 from vawg_pipeline.contract import load_contract
 from vawg_pipeline.disclosure.audit import AuditReport, audit
-from vawg_pipeline.disclosure.counting import count_table
+from vawg_pipeline.disclosure.counting import count_table, count_tables_duckdb
 from vawg_pipeline.disclosure.specs import (
     DIMENSION_COLUMNS,
     TOTAL,
@@ -171,6 +179,33 @@ def _long_date(day: date) -> str:
     return f"{day.day} {day.strftime('%B %Y')}"
 
 
+def _engine_fingerprint() -> str:
+    """Hash of the disclosure package's code: protection reused across runs must have
+    been decided by the code running now (a changed engine protects afresh)."""
+    digest = hashlib.sha256()
+    folder = Path(__file__).resolve().parents[1] / "disclosure"
+    for path in sorted(folder.glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+ENGINE_FINGERPRINT = _engine_fingerprint()
+
+
+def counts_fingerprint(rules: DisclosureRules, specs: list[TableSpec], forces: list[str],
+                       counts: Mapping[str, pd.DataFrame]) -> str:
+    """Hash of everything the protection depends on: the true counts (dimension labels
+    and values), the tables, the rules and the engine's code."""
+    digest = hashlib.sha256()
+    digest.update(repr((ENGINE_FINGERPRINT, rules, specs, forces)).encode())
+    for spec in specs:
+        frame = counts[spec.table_id]
+        digest.update(spec.table_id.encode())
+        digest.update(_frame_bytes(frame[[*spec.dimensions, "value"]]))
+    return digest.hexdigest()
+
+
 @dataclass
 class Candidate:
     """The tables as counted and protected: restricted (true small counts inside)."""
@@ -181,10 +216,24 @@ class Candidate:
     protected: dict[str, pd.DataFrame]  # dims, value (true), withheld, withheld_reason
     coverage: pd.DataFrame
     forces: list[str]
+    # counts_fingerprint of the true counts; "" when unknown (never matches, so the
+    # protection is decided afresh).
+    counts_hash: str = ""
+    # True when ``protected`` was taken from the previous candidate (same counts_hash).
+    reused_protection: bool = field(default=False, compare=False)
 
     @property
     def specs_by_id(self) -> dict[str, TableSpec]:
         return {s.table_id: s for s in self.specs}
+
+    def protection_hash(self) -> str:
+        """Hash of what the audit reads: the rules, the specs and the protected tables.
+        An audit outcome records it, so it cannot be passed off for other tables."""
+        digest = hashlib.sha256()
+        digest.update(repr((self.rules, self.specs)).encode())
+        for spec in self.specs:
+            digest.update(_frame_bytes(self.protected[spec.table_id]))
+        return digest.hexdigest()
 
     def content_hash(self) -> str:
         """Hash of everything the candidate says, true counts and decisions included."""
@@ -252,6 +301,69 @@ class Publication:
         return digest.hexdigest()
 
 
+@dataclass
+class AuditOutcome:
+    """An audit's result as it is staged and published: computed once per candidate,
+    re-verified by the blocking check, published by the release without re-auditing.
+
+    table: the published audit table (audit_frame: no insider ranges, no infinities).
+    summary: the report's summary (internal: it has the counts per reason; the public
+        part is ``public_summary()``).
+    violations: the report's sentences (internal: they may give insiders' widths).
+    of_tables: the protection_hash of the candidate audited.
+    """
+
+    passed: bool
+    table: pd.DataFrame
+    summary: dict[str, Any]
+    violations: list[str]
+    of_tables: str
+
+    @staticmethod
+    def of(report: AuditReport, candidate: Candidate) -> AuditOutcome:
+        return AuditOutcome(
+            passed=bool(report.passed), table=audit_frame(report),
+            summary={k: _plain(v) for k, v in report.summary().items()},
+            violations=list(report.violations), of_tables=candidate.protection_hash())
+
+    def public_summary(self) -> dict[str, Any]:
+        return {k: self.summary[k] for k in PUBLIC_AUDIT_SUMMARY_KEYS if k in self.summary}
+
+    def digest(self) -> str:
+        """Hash of the outcome, binding a verdict to the very report it approved."""
+        digest = hashlib.sha256()
+        digest.update(json.dumps([self.passed, self.summary, self.violations,
+                                  self.of_tables], sort_keys=True, default=str).encode())
+        digest.update(_frame_bytes(self.table))
+        return digest.hexdigest()
+
+
+def audit_disagreements(staged: AuditOutcome, fresh: AuditOutcome,
+                        tolerance: float = 1e-6) -> list[str]:
+    """Why ``staged`` is not the report ``fresh`` (an audit of the same tables) gives:
+    empty when they agree. The ranges are LP optima, compared within ``tolerance``."""
+    problems = []
+    if staged.of_tables != fresh.of_tables:
+        problems.append("the staged audit report is about other tables than those staged")
+    if staged.passed != fresh.passed:
+        problems.append(f"the staged audit report says {'passed' if staged.passed else 'failed'}"
+                        f" but the audit of the staged tables "
+                        f"{'passed' if fresh.passed else 'failed'}")
+    keys = ["table_id", "cell", "attacker", "ok"]
+    a, b = staged.table.reset_index(drop=True), fresh.table.reset_index(drop=True)
+    if list(a.columns) != list(b.columns) or len(a) != len(b) \
+            or not a[keys].astype(object).equals(b[keys].astype(object)):
+        problems.append("the staged audit report lists other cells or verdicts than the "
+                        "audit of the staged tables")
+    else:
+        for column in ("lo", "hi", "width"):
+            x, y = a[column].to_numpy(dtype=float), b[column].to_numpy(dtype=float)
+            if not np.allclose(x, y, rtol=0.0, atol=tolerance, equal_nan=True):
+                problems.append(f"the staged audit report's {column} differ from the audit "
+                                "of the staged tables")
+    return problems
+
+
 def _iso(value: object) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
@@ -305,23 +417,59 @@ def dimension_levels(forces: list[str]) -> dict[str, list[str]]:
 
 def count_tables(specs: list[TableSpec], rows: pd.DataFrame,
                  levels: Mapping[str, list[str]]) -> dict[str, pd.DataFrame]:
-    """Every table's true counts (long form, Totals included)."""
+    """Every table's true counts (long form, Totals included), from rows in pandas."""
     return {spec.table_id: count_table(spec, rows, levels) for spec in specs}
+
+
+def count_period_tables(con: duckdb.DuckDBPyConnection, period: ReportingPeriod,
+                        specs: list[TableSpec], levels: Mapping[str, list[str]],
+                        ) -> dict[str, pd.DataFrame]:
+    """As count_tables over read_period_rows, but grouped inside DuckDB: the period's
+    rows never come into Python, only each table's interior cells."""
+    return count_tables_duckdb(con, specs, PERIOD_ROWS_SQL, levels,
+                               [period.start, period.end])
+
+
+def _same_counts(protected: Mapping[str, pd.DataFrame], counts: Mapping[str, pd.DataFrame],
+                 specs: list[TableSpec]) -> bool:
+    for spec in specs:
+        columns = [*spec.dimensions, "value"]
+        if spec.table_id not in protected:
+            return False
+        old = protected[spec.table_id]
+        if list(old.columns[:len(columns)]) != columns \
+                or not old[columns].reset_index(drop=True).equals(
+                    counts[spec.table_id][columns].reset_index(drop=True)):
+            return False
+    return True
 
 
 def build_candidate(
     con: duckdb.DuckDBPyConnection, period: ReportingPeriod, rules: DisclosureRules,
-    specs: list[TableSpec] | None = None,
+    specs: list[TableSpec] | None = None, previous: Candidate | None = None,
 ) -> Candidate:
-    """Count every table from the store and decide what to withhold (not yet audited)."""
+    """Count every table from the store and decide what to withhold (not yet audited).
+
+    previous: the last staged candidate. When the true counts (and rules, tables and
+        engine code) are exactly those it was protected for, its protection is reused
+        rather than solved again (the nightly run with nothing new); the audit still
+        judges the result.
+    """
     specs = specs if specs is not None else load_table_specs()
     forces = accepted_forces(con)
-    rows = read_period_rows(con, period)
     coverage = read_coverage(con)
-    counts = count_tables(specs, rows, dimension_levels(forces))
-    protected = protect(counts, {s.table_id: s for s in specs}, rules)
+    counts = count_period_tables(con, period, specs, dimension_levels(forces))
+    counts_hash = counts_fingerprint(rules, specs, forces, counts)
+    reuse = (previous is not None and previous.counts_hash == counts_hash
+             and previous.rules == rules
+             and _same_counts(previous.protected, counts, specs))  # belt and braces
+    if reuse:
+        protected = {s.table_id: previous.protected[s.table_id] for s in specs}
+    else:
+        protected = protect(counts, {s.table_id: s for s in specs}, rules)
     return Candidate(period=period, rules=rules, specs=specs, protected=protected,
-                     coverage=coverage, forces=forces)
+                     coverage=coverage, forces=forces, counts_hash=counts_hash,
+                     reused_protection=reuse)
 
 
 def audit_candidate(candidate: Candidate) -> AuditReport:
@@ -389,8 +537,11 @@ def _plain(value: object) -> object:
     return value
 
 
-def publication(candidate: Candidate, report: AuditReport) -> Publication:
-    """The release form of an audited candidate."""
+def publication(candidate: Candidate, report: AuditReport | AuditOutcome) -> Publication:
+    """The release form of an audited candidate (its audit as the engine's report, or as
+    the staged outcome of that audit)."""
+    outcome = report if isinstance(report, AuditOutcome) else AuditOutcome.of(report,
+                                                                              candidate)
     return Publication(
         period=candidate.period,
         rules=candidate.rules,
@@ -399,9 +550,9 @@ def publication(candidate: Candidate, report: AuditReport) -> Publication:
                 for s in candidate.specs},
         catalogue=catalogue_frame(candidate.specs),
         coverage=guard_frame(candidate.coverage),
-        audit=audit_frame(report),
-        audit_passed=bool(report.passed),
-        audit_summary=public_audit_summary(report),
+        audit=outcome.table,
+        audit_passed=bool(outcome.passed),
+        audit_summary=outcome.public_summary(),
     )
 
 
@@ -423,8 +574,9 @@ def wide_display(table: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
 
 
 __all__ = [
-    "TOTAL", "WITHHELD", "Candidate", "Publication", "ReportingPeriod", "audit_candidate",
-    "audit_frame", "build_candidate", "catalogue_frame", "count_tables",
+    "TOTAL", "WITHHELD", "AuditOutcome", "Candidate", "Publication", "ReportingPeriod",
+    "audit_candidate", "audit_disagreements", "audit_frame", "build_candidate",
+    "catalogue_frame", "count_period_tables", "count_tables", "counts_fingerprint",
     "dimension_levels", "publication", "published_table", "read_coverage",
     "read_period_rows", "wide_display",
 ]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import duckdb
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from vawg_pipeline.disclosure.counting import count_table
+from vawg_pipeline.disclosure.counting import count_table, count_table_duckdb, count_tables_duckdb
 from vawg_pipeline.disclosure.specs import TOTAL, TableSpec, load_table_specs
 from vawg_pipeline_tests.disclosure.synthetic import forces, levels_for, make_rows
 
@@ -111,3 +114,141 @@ def test_a_level_named_total_is_refused() -> None:
     spec = TableSpec("t", "T", "cases", "all", ("case_type",), "d")
     with pytest.raises(ValueError, match="literally"):
         count_table(spec, ROWS, {"case_type": ["complaint", TOTAL]})
+
+
+# --- the DuckDB counter agrees with count_table ------------------------------------
+
+ROW_COLUMNS = ["force_code", "case_reference", "case_type", "vawg_category", "subject_role",
+               "restriction", "victim_relationship", "outcome", "status"]
+SYNTHETIC = levels_for(forces(44))
+
+
+def _duckdb_tables(rows: pd.DataFrame, specs: list[TableSpec],
+                   levels: dict[str, list[str]], each_alone: bool = True,
+                   ) -> dict[str, pd.DataFrame]:
+    """Every table counted in DuckDB from ``rows``: all at once (queries shared) and, if
+    ``each_alone``, each on its own; both must agree."""
+    con = duckdb.connect()
+    try:
+        con.register("rows_frame", rows)
+        together = count_tables_duckdb(con, specs, "SELECT * FROM rows_frame", levels)
+        for spec in specs if each_alone else []:
+            alone = count_table_duckdb(con, spec, "SELECT * FROM rows_frame", levels)
+            pd.testing.assert_frame_equal(alone, together[spec.table_id])
+        return together
+    finally:
+        con.close()
+
+
+def _assert_counters_agree(rows: pd.DataFrame, levels: dict[str, list[str]],
+                           specs: list[TableSpec] | None = None, each_alone: bool = True,
+                           ) -> None:
+    specs = specs if specs is not None else list(SPECS.values())
+    counted = _duckdb_tables(rows, specs, levels, each_alone)
+    for spec in specs:
+        pd.testing.assert_frame_equal(counted[spec.table_id],
+                                      count_table(spec, rows, levels),
+                                      obj=spec.table_id)
+
+
+@st.composite
+def random_rows(draw: st.DrawFn) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Random subject-per-case rows (case-level fields agree within a case, as ingestion
+    guarantees), a random subset of categories used, and levels for all of them."""
+    codes = draw(st.lists(st.sampled_from(forces(44)), min_size=1, max_size=6, unique=True))
+    levels = {**SYNTHETIC, "force": codes}
+    records = []
+    for case in range(draw(st.integers(0, 40))):
+        force = draw(st.sampled_from(codes))
+        # Case references repeat across forces: a case is (force, reference).
+        reference = f"C{draw(st.integers(0, case))}"
+        case_type = draw(st.sampled_from(levels["case_type"]))
+        if any(r["force_code"] == force and r["case_reference"] == reference
+               for r in records):
+            continue  # that case exists: its case_type is already drawn
+        for _ in range(draw(st.integers(1, 3))):
+            finalised = draw(st.booleans())
+            records.append({
+                "force_code": force, "case_reference": reference, "case_type": case_type,
+                "vawg_category": draw(st.sampled_from(levels["vawg_category"])),
+                "subject_role": draw(st.sampled_from(levels["subject_role"])),
+                "restriction": draw(st.sampled_from(levels["restriction"])),
+                "victim_relationship": draw(st.sampled_from(levels["victim_relationship"])),
+                "outcome": draw(st.sampled_from(levels["outcome"])) if finalised else None,
+                "status": "finalised" if finalised else "ongoing",
+            })
+    frame = pd.DataFrame.from_records(records, columns=ROW_COLUMNS).astype(object)
+    return frame, levels
+
+
+@settings(max_examples=80, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(random_rows())
+def test_duckdb_counter_equals_count_table_on_random_rows(
+    drawn: tuple[pd.DataFrame, dict[str, list[str]]],
+) -> None:
+    rows, levels = drawn
+    _assert_counters_agree(rows, levels, each_alone=False)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_duckdb_counter_equals_count_table_at_national_shape(seed: int) -> None:
+    rows = make_rows(3000, forces(44), seed=seed)
+    _assert_counters_agree(rows, SYNTHETIC)
+
+
+def test_duckdb_counter_keeps_count_tables_own_examples() -> None:
+    _assert_counters_agree(ROWS, LEVELS, [SPECS["cases_by_force"],
+                                          SPECS["individuals_by_force_and_vawg_category"],
+                                          SPECS["individuals_by_outcome"]])
+    table = _duckdb_tables(ROWS, [SPECS["cases_by_force"]], LEVELS)["cases_by_force"]
+    assert _value(table, force="kent", case_type=TOTAL) == 2  # 2 cases, 3 rows
+    assert _value(table, force=TOTAL, case_type=TOTAL) == 3
+
+
+@pytest.mark.parametrize(("change", "error", "match"), [
+    ({"vawg_category": ["domestic abuse", "other", "other", "other"]}, ValueError,
+     "not in the levels"),
+    ({"vawg_category": ["domestic abuse", None, "sexual offence", "domestic abuse"]},
+     ValueError, "missing values"),
+])
+def test_duckdb_counter_refuses_what_count_table_refuses(
+    change: dict[str, list[object]], error: type[Exception], match: str
+) -> None:
+    rows = ROWS.assign(**change)
+    spec = SPECS["individuals_by_force_and_vawg_category"]
+    with pytest.raises(error, match=match):
+        count_table(spec, rows, LEVELS)
+    with pytest.raises(error, match=match):
+        _duckdb_tables(rows, [spec], LEVELS)
+
+
+def test_duckdb_counter_refuses_bad_levels_and_absent_columns() -> None:
+    con = duckdb.connect()
+    try:
+        con.register("rows_frame", ROWS)
+        with pytest.raises(KeyError, match="no levels"):
+            count_table_duckdb(con, SPECS["individuals_by_role"], "SELECT * FROM rows_frame",
+                               LEVELS)
+        spec = TableSpec("t", "T", "cases", "all", ("case_type",), "d")
+        with pytest.raises(ValueError, match="literally"):
+            count_table_duckdb(con, spec, "SELECT * FROM rows_frame",
+                               {"case_type": ["complaint", TOTAL]})
+        with pytest.raises(KeyError, match="rows lack columns"):
+            count_table_duckdb(con, SPECS["cases_by_force"],
+                               "SELECT force_code, case_type FROM rows_frame", LEVELS)
+    finally:
+        con.close()
+
+
+def test_duckdb_counter_binds_parameters() -> None:
+    con = duckdb.connect()
+    try:
+        con.register("rows_frame", ROWS)
+        table = count_table_duckdb(con, SPECS["cases_by_force"],
+                                   "SELECT * FROM rows_frame WHERE force_code = ?", LEVELS,
+                                   ["kent"])
+    finally:
+        con.close()
+    assert _value(table, force=TOTAL, case_type=TOTAL) == 2
+    assert _value(table, force="essex", case_type=TOTAL) == 0

@@ -1,6 +1,8 @@
 """Per-force feedback workbooks: written by the real asset, re-read with openpyxl."""
 
+import dataclasses
 import datetime as dt
+import json
 import stat
 from pathlib import Path
 
@@ -10,14 +12,21 @@ import openpyxl
 import pytest
 
 from vawg_pipeline.contract import load_contract
-from vawg_pipeline.defs.feedback import force_feedback
+from vawg_pipeline.defs.feedback import FEEDBACK_MANIFEST, force_feedback
 from vawg_pipeline.defs.ingestion import force_returns
 from vawg_pipeline.defs.national import national_store
-from vawg_pipeline.feedback import how_to_fix, refusal_advice
+from vawg_pipeline.feedback import (
+    feedback_fingerprints,
+    how_to_fix,
+    refusal_advice,
+    write_all_feedback,
+)
 from vawg_pipeline.feedback.workbook import ROWS_SHEET, SUMMARY_SHEET
+from vawg_pipeline.forces import force_codes
 from vawg_pipeline.store import national
 from vawg_pipeline_tests.conftest import HEADINGS, good_row, set_received, write_csv, write_xlsx
 from vawg_pipeline_tests.defs.helpers import resources_for
+from vawg_pipeline_tests.publish.builders import build_store, ingest_result
 
 PLANTED = ("Planted", "Secret Street", "MP1000", "MP1001", "MP1002")
 
@@ -211,3 +220,98 @@ def test_refusal_advice(error: str, expected: str) -> None:
     advice = refusal_advice(error)
     assert expected in advice
     assert "previous accepted return" in advice
+
+
+# --- only changed forces' workbooks are rewritten ------------------------------------
+
+
+def test_the_refresh_rewrites_only_the_workbooks_whose_inputs_changed(refreshed) -> None:
+    root, result = refreshed
+    metadata = result.asset_materializations_for_node("force_feedback")[0].metadata
+    # The second refresh brought only Durham's refused file: the others were kept.
+    assert metadata["workbooks rewritten this run"].value == 1
+    assert metadata["workbooks kept (inputs unchanged)"].value == 3
+    manifest = root / "warehouse" / FEEDBACK_MANIFEST
+    assert stat.S_IMODE(manifest.stat().st_mode) == 0o600
+    assert sorted(json.loads(manifest.read_text())["forces"]) == [
+        "durham", "essex", "kent", "surrey"]
+
+
+def _workbooks(folder: Path) -> dict[str, tuple[int, int]]:
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.glob("*.xlsx")}
+
+
+def test_unchanged_inputs_keep_each_workbook_and_changes_rewrite_only_theirs(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "warehouse" / "vawg.duckdb"
+    accepted = build_store(store, n_forces=6, rows_per_force=12, seed=5,
+                           refused=(force_codes()[2],))
+    folder, manifest = tmp_path / "feedback", tmp_path / "warehouse" / "manifest.json"
+    day = dt.datetime(2022, 5, 1, 9, 0)
+
+    def write(when: dt.datetime, **kwargs: object) -> list:
+        with duckdb.connect(str(store), read_only=True) as con:
+            return write_all_feedback(con, folder, when, manifest=manifest, **kwargs)
+
+    first = write(day)
+    assert len(first) == 6 and all(w.rewritten for w in first)
+    before = _workbooks(folder)
+    assert len(before) == 6 and not (folder / manifest.name).exists()
+
+    again = write(day + dt.timedelta(days=1))
+    assert not any(w.rewritten for w in again)
+    assert _workbooks(folder) == before  # not one byte written
+    # What the asset reports about a kept workbook is what it reported when writing it.
+    assert [dataclasses.replace(w, rewritten=True) for w in again] == first
+
+    # A lost or altered workbook is written again, whatever the manifest says.
+    lost, altered = folder / f"{accepted[0]}.xlsx", folder / f"{accepted[1]}.xlsx"
+    lost.unlink()
+    altered.write_bytes(altered.read_bytes() + b"\0")
+    third = write(day)
+    assert sorted(w.force_code for w in third if w.rewritten) == sorted(accepted[:2])
+    assert openpyxl.load_workbook(altered)[SUMMARY_SHEET]["A1"].value
+
+    # One force resubmits: its workbook alone is rewritten, showing the new return.
+    con = national.open_store(store)
+    try:
+        national.replace_force_return(con, ingest_result(accepted[3], 20, seed=77,
+                                                         quarantined=2))
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    stamp = _workbooks(folder)
+    fourth = write(day)
+    assert [w.force_code for w in fourth if w.rewritten] == [accepted[3]]
+    changed = {n for n, s in _workbooks(folder).items() if stamp[n] != s}
+    assert changed == {f"{accepted[3]}.xlsx"}
+    assert _summary(folder / f"{accepted[3]}.xlsx")["Rows quarantined"] == 2
+
+    # Asking about some forces keeps the others' records; no manifest writes them all.
+    write(day, force_codes=[accepted[0]])
+    assert len(json.loads(manifest.read_text())["forces"]) == 6
+    with duckdb.connect(str(store), read_only=True) as con:
+        everything = write_all_feedback(con, folder, day)
+    assert all(w.rewritten for w in everything) and len(everything) == 6
+
+
+def test_the_feedback_fingerprint_follows_what_a_workbook_shows(tmp_path: Path) -> None:
+    store = tmp_path / "warehouse" / "vawg.duckdb"
+    accepted = build_store(store, n_forces=3, rows_per_force=8, seed=2)
+    with duckdb.connect(str(store), read_only=True) as con:
+        before = feedback_fingerprints(con)
+    assert sorted(before) == sorted(accepted)
+    con = national.open_store(store)
+    try:
+        con.execute("UPDATE quarantine SET reason = reason || ' (reworded)' "
+                    "WHERE force_code = ?", [accepted[2]])
+        con.execute("UPDATE forces SET force_name = force_name || ' Police' "
+                    "WHERE force_code = ?", [accepted[1]])
+    finally:
+        con.close()
+    with duckdb.connect(str(store), read_only=True) as con:
+        after = feedback_fingerprints(con)
+    assert after[accepted[0]] == before[accepted[0]]
+    assert after[accepted[1]] != before[accepted[1]]
+    assert after[accepted[2]] != before[accepted[2]]
