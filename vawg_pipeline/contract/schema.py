@@ -26,6 +26,7 @@ EARLIEST_DATE = pd.Timestamp("1990-01-01")
 # Helper columns the normaliser adds; not contract fields.
 RECEIVED_DATE = "received_date"  # the day the file was received (its modification time)
 ROW_FINGERPRINT = "row_fingerprint"  # tells exact duplicates from conflicting rows
+KEY_REPEATED = "key_repeated"  # the row's (case, subject) key appears on another row
 UNREADABLE_SUFFIX = "_unreadable"  # <date field>_unreadable: the text of unreadable dates
 KEY = ["case_reference", "subject_reference"]
 
@@ -82,6 +83,7 @@ class ReturnRow(pa.DataFrameModel):
     date_finalised_unreadable: Series[Text] = pa.Field(nullable=True, required=False)
     received_date: Series[pa.DateTime] = pa.Field(nullable=False)
     row_fingerprint: Series[int] = pa.Field(nullable=False)
+    key_repeated: Series[bool] = pa.Field(nullable=False, required=False)
 
     class Config:
         strict = False
@@ -151,16 +153,26 @@ class ReturnRow(pa.DataFrameModel):
         return ~case_disagreements(df)
 
 
+def _key_repeated(df: pd.DataFrame) -> pd.Series:
+    if KEY_REPEATED in df:  # worked out once by the normaliser
+        return df[KEY_REPEATED].astype(bool)
+    return (df.duplicated(KEY, keep=False) & df[KEY].notna().all(axis=1)).astype(bool)
+
+
 def duplicate_copies(df: pd.DataFrame) -> pd.Series:
     """Later copies of a row repeated exactly (same key, same values): counted once."""
-    same_row = df.duplicated([*KEY, ROW_FINGERPRINT], keep="first")
-    return (same_row & ~conflicting_keys(df)).astype(bool)
+    repeated = _key_repeated(df)
+    copies = pd.Series(False, index=df.index)
+    if repeated.any():
+        rows = df[repeated]
+        same_row = rows.duplicated([*KEY, ROW_FINGERPRINT], keep="first")
+        copies[rows.index] = same_row & ~conflicting_keys(df)[rows.index]
+    return copies
 
 
 def conflicting_keys(df: pd.DataFrame) -> pd.Series:
     """Every row whose key is shared by a row with different values."""
-    has_key = df[KEY].notna().all(axis=1)
-    repeated = df.duplicated(KEY, keep=False) & has_key
+    repeated = _key_repeated(df) & df[KEY].notna().all(axis=1)
     if not repeated.any():
         return pd.Series(False, index=df.index)
     rows = df[repeated]
@@ -177,7 +189,7 @@ def case_disagreements(df: pd.DataFrame) -> pd.Series:
     shared = df["case_reference"].duplicated(keep=False) & df["case_reference"].notna()
     if not shared.any():
         return pd.Series(False, index=df.index)
-    rows = df[shared & ~duplicate_copies(df)]
+    rows = df[shared & ~duplicate_copies(df)] if _key_repeated(df).any() else df[shared]
     case_type = rows["case_type"].where(
         rows["case_type"].isin(_CONTRACT["case_type"].canonical_values)
     )

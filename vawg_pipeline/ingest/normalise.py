@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from vawg_pipeline.contract import Contract, normalise_value
 from vawg_pipeline.contract.schema import (
     KEY,
+    KEY_REPEATED,
     RECEIVED_DATE,
     ROW_FINGERPRINT,
     UNREADABLE_SUFFIX,
@@ -100,16 +101,14 @@ def normalise_reference(raw: pd.Series) -> pd.Series:
     return _text_series(text, raw.index)
 
 
-def _fingerprints(frame: pd.DataFrame, personal: pd.DataFrame) -> pd.Series:
+def _fingerprints(frame: pd.DataFrame, personal: pd.DataFrame,
+                  repeated: np.ndarray) -> pd.Series:
     """Tell exact duplicates from conflicts: a hash of every field of rows sharing a key.
 
     Only rows whose (normalised) key repeats need one; the rest get their position,
     unique anyway. Personal text counts too: same key, different name is a conflict.
     """
     fingerprint = pd.Series(np.arange(len(frame), dtype="int64"), index=frame.index)
-    if not all(k in frame for k in KEY):
-        return fingerprint
-    repeated = frame.duplicated(KEY, keep=False).to_numpy()
     if repeated.any():
         subset = pd.concat([frame.loc[repeated], personal.loc[repeated]], axis=1)
         subset = subset.astype(object).where(subset.notna(), "\x00")
@@ -118,7 +117,7 @@ def _fingerprints(frame: pd.DataFrame, personal: pd.DataFrame) -> pd.Series:
     return fingerprint
 
 
-def normalise_sheet(
+def normalise_rows(
     data: pd.DataFrame, contract: Contract, received_date: str
 ) -> pd.DataFrame:
     """The validation frame: present fields normalised, helper columns added.
@@ -140,6 +139,10 @@ def normalise_sheet(
             out[f.name] = _text_series(_arrow(raw), raw.index)
     frame = pd.DataFrame(out, index=data.index)
     personal = data[[f.name for f in present if f.personal and f.name not in frame]]
-    frame[ROW_FINGERPRINT] = _fingerprints(frame, personal)
+    # Whether a row's key repeats: worked out once here, used by every row rule.
+    repeated = (frame.duplicated(KEY, keep=False) & frame[KEY].notna().all(axis=1)).to_numpy() \
+        if all(k in frame for k in KEY) else np.zeros(len(frame), dtype=bool)
+    frame[ROW_FINGERPRINT] = _fingerprints(frame, personal, repeated)
+    frame[KEY_REPEATED] = repeated
     frame[RECEIVED_DATE] = pd.Timestamp(received_date)
     return frame

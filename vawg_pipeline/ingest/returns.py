@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from vawg_pipeline.contract import Contract, load_contract
-from vawg_pipeline.ingest.normalise import normalise_sheet
+from vawg_pipeline.ingest.normalise import normalise_rows
 from vawg_pipeline.ingest.reader import ROW_COLUMN, ReturnRefused, read_return
 from vawg_pipeline.ingest.validate import find_problems
 from vawg_pipeline.privacy import PseudonymKey
@@ -99,15 +99,15 @@ def ingest_return(
     raw = read_return(path, contract)
     clock.lap("read")
 
-    # Normalise sheet by sheet, then validate the whole return at once: the row rules
-    # (unique keys, case-level agreement) hold across sheets, within the force.
-    frames: list[pd.DataFrame] = []
-    for sheet in raw.sheets:
-        frame = normalise_sheet(sheet.data, contract, received_date)
-        frame["source_sheet"] = sheet.sheet
-        frame["source_row"] = sheet.data[ROW_COLUMN].to_numpy()
-        frames.append(frame)
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    # The whole return at once, every sheet together: the row rules (unique keys,
+    # case-level agreement) hold across sheets, within the force.
+    raw_rows = pd.concat(
+        [sheet.data.assign(source_sheet=sheet.sheet) for sheet in raw.sheets],
+        ignore_index=True,
+    ) if len(raw.sheets) > 1 else raw.sheets[0].data.assign(source_sheet=raw.sheets[0].sheet)
+    frame = normalise_rows(raw_rows, contract, received_date)
+    frame["source_sheet"] = raw_rows["source_sheet"].to_numpy()
+    frame["source_row"] = raw_rows[ROW_COLUMN].to_numpy()
     # An optional column one sheet has and another lacks is unknown on the latter's
     # rows, not blank.
     absent = {

@@ -203,3 +203,14 @@ def test_optional_column_on_one_sheet_only_is_unknown_on_the_other(tmp_path, key
     result = ingest_return(path, "kent", key)
     assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
     assert result.cases["subject_rank"].fillna("unknown").tolist() == ["constable", "unknown"]
+
+
+def test_the_same_key_on_two_sheets_is_a_conflict(tmp_path, key) -> None:
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)], sheet="Complaints",
+                      extra_sheets={"Conduct": [good_row(2, subject_gender="F"),
+                                                good_row(3)]})
+    result = ingest_return(path, "kent", key)
+    assert result.rows_stored == 2
+    assert set(zip(result.quarantine["sheet"], result.quarantine["row_number"],
+                   strict=True)) == {("Complaints", 3), ("Conduct", 2)}
+    assert set(result.quarantine["reason"].str.slice(0, 9)) == {"conflict:"}
