@@ -99,6 +99,8 @@ def _results(
         return
     # forkserver: forking a process that runs Dagster's threads is not safe.
     context = multiprocessing.get_context("forkserver")
+    # Import the ingestion code once in the fork server, not once per worker.
+    context.set_forkserver_preload(["vawg_pipeline.collate"])
     # Largest first, so the longest file does not start last.
     ordered = sorted(jobs, key=lambda j: j.path.stat().st_size, reverse=True)
     done: set[str] = set()

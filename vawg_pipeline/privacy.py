@@ -46,12 +46,26 @@ class PseudonymKey:
             array = array.combine_chunks()
         encoded = array.dictionary_encode()
         size = PSEUDONYM_HEX_CHARS // 2
-        digests = [  # hmac.digest: the one-shot C path, no HMAC object per value
-            hmac.digest(self.secret, prefix + ref.encode(), "sha256")[:size].hex()
-            for ref in encoded.dictionary.to_pylist()
-        ]
+        inner, outer = self._pads()
+        digests = []
+        for ref in encoded.dictionary.to_pylist():
+            # HMAC (RFC 2104) from the key's precomputed pads: the same bytes as
+            # hmac.digest, without rebuilding the key schedule for every value.
+            state = inner.copy()
+            state.update(prefix + ref.encode())
+            final = outer.copy()
+            final.update(state.digest())
+            digests.append(final.digest()[:size].hex())
         pseudonyms = pa.array(digests, type=pa.string()).take(encoded.indices)
         return pd.Series(pd.arrays.ArrowStringArray(pseudonyms), index=references.index)
+
+    def _pads(self) -> tuple[hashlib._Hash, hashlib._Hash]:
+        block = hashlib.sha256().block_size
+        secret = self.secret if len(self.secret) <= block else hashlib.sha256(
+            self.secret).digest()
+        secret = secret.ljust(block, b"\0")
+        return (hashlib.sha256(bytes(b ^ 0x36 for b in secret)),
+                hashlib.sha256(bytes(b ^ 0x5C for b in secret)))
 
     def __repr__(self) -> str:  # never print the secret
         return f"PseudonymKey(fingerprint={self.fingerprint})"

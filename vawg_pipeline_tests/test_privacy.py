@@ -23,6 +23,13 @@ def test_pseudonym_is_the_hmac_of_force_and_normalised_reference() -> None:
     assert pd.isna(got[2])
 
 
+def test_long_keys_follow_the_hmac_standard_too() -> None:
+    secret = b"k" * 100  # longer than SHA-256's block: HMAC hashes it first
+    got = PseudonymKey(secret).pseudonymise("essex", pd.Series(["X1"])).iloc[0]
+    expected = hmac.new(secret, b"essex\x1fX1", hashlib.sha256).hexdigest()
+    assert got == expected[:PSEUDONYM_HEX_CHARS]
+
+
 def test_key_from_environment_wins_and_is_never_printed(tmp_path: Path) -> None:
     key = load_key("from-the-secret-store", tmp_path / ".pseudonym_key")
     assert key.secret == b"from-the-secret-store"
