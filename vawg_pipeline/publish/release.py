@@ -24,7 +24,6 @@ checked against that release's manifest and restored from it if they differ.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -36,6 +35,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from vawg_pipeline.ingest.returns import file_sha256
 from vawg_pipeline.publish.chart import draw_chart
 from vawg_pipeline.publish.files import (
     ReleaseInfo,
@@ -128,14 +128,6 @@ def version_label(version: dict[str, Any]) -> str:
         if version.get("git_dirty"):
             label += ".dirty"
     return label
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def make_release_id(created_at: datetime, content_hash: str) -> str:
