@@ -35,6 +35,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from vawg_pipeline.fileops import install_atomically
 from vawg_pipeline.ingest.returns import file_sha256
 from vawg_pipeline.publish.chart import draw_chart
 from vawg_pipeline.publish.files import (
@@ -174,24 +175,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def install_atomically(source: Path, target: Path) -> None:
-    """Copy ``source`` over ``target`` so readers see the old file or the new, whole."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                    dir=target.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp_name)
-        with open(tmp_name, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o444)  # published files are read-only for everyone
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-
-
 def _release_files(release_paths: PublishedPaths) -> dict[str, Path]:
     """Files of a release by their path relative to the release folder."""
     folder = release_paths.folder
@@ -215,7 +198,8 @@ def _install_live(paths: PublishedPaths, release_dir: Path,
         target = _live_target(paths, relative)
         if only_if_different and target.is_file() and file_sha256(target) == files[relative]:
             continue
-        install_atomically(release_dir / relative, target)
+        # published files are read-only for everyone
+        install_atomically(release_dir / relative, target, 0o444)
         replaced.append(relative)
     # CSVs of tables no longer published go, so the folder matches the release.
     wanted = {Path(rel).name for rel in files if rel.startswith(f"{CSV_FOLDER}/")}

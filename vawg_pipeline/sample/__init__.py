@@ -3,36 +3,7 @@
 See ``vawg_pipeline.sample.generator`` for the API.
 """
 
-from vawg_pipeline.sample.generator import (
-    DEFAULT_PERIOD,
-    DEFAULT_RECEIVED_AT,
-    PLANT_KINDS,
-    ForceSample,
-    PlantedProblem,
-    ReturnStyle,
-    SampleManifest,
-    generate_force_rows,
-    plan_styles,
-    plant_quarantine_rows,
-    style_for_force,
-    write_large_return,
-    write_return,
-    write_sample_returns,
-)
+from vawg_pipeline.sample import generator
+from vawg_pipeline.sample.generator import *  # noqa: F403 - the package's API is the generator's
 
-__all__ = [
-    "DEFAULT_PERIOD",
-    "DEFAULT_RECEIVED_AT",
-    "PLANT_KINDS",
-    "ForceSample",
-    "PlantedProblem",
-    "ReturnStyle",
-    "SampleManifest",
-    "generate_force_rows",
-    "plan_styles",
-    "plant_quarantine_rows",
-    "style_for_force",
-    "write_large_return",
-    "write_return",
-    "write_sample_returns",
-]
+__all__ = generator.__all__

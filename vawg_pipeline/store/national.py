@@ -7,9 +7,6 @@ force's rows either wholly as before or wholly replaced, never half a force.
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from vawg_pipeline.fileops import install_atomically
 from vawg_pipeline.forces import Force
 from vawg_pipeline.ingest.returns import CASE_COLUMNS, QUARANTINE_COLUMNS, IngestResult
 from vawg_pipeline.privacy import PseudonymKey, make_owner_only_dir
@@ -189,17 +187,5 @@ def publish_snapshot(store_path: Path) -> Path:
     block a run; the rename means they never see a half-written file.
     """
     store_path = Path(store_path)
-    target = store_path.with_name(SNAPSHOT_NAME)
-    fd, tmp_name = tempfile.mkstemp(prefix=".snapshot-", suffix=".duckdb",
-                                    dir=store_path.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(store_path, tmp_name)
-        with open(tmp_name, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o400)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
+    # Read-only: analysts must not write to it, and a new refresh replaces it whole.
+    return install_atomically(store_path, store_path.with_name(SNAPSHOT_NAME), 0o400)

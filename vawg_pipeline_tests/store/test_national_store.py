@@ -123,7 +123,7 @@ def test_snapshot_is_atomic_read_only_and_readable(tmp_path, store_path, key) ->
     analyst.close()
     fresh = duckdb.connect(str(snapshot), read_only=True)
     assert fresh.execute("SELECT count(*) FROM cases").fetchone()[0] == 7
-    assert not list(snapshot.parent.glob(".snapshot-*"))
+    assert not list(snapshot.parent.glob(".*.tmp"))
 
 
 LTS_PYTHON = os.environ.get("VAWG_DUCKDB_LTS_PYTHON")
