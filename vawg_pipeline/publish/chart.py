@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Rectangle
 
 from vawg_pipeline.disclosure.specs import TOTAL, TableSpec
 from vawg_pipeline.publish.tables import WITHHELD, Publication
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HEADLINE_TABLE = "individuals_by_vawg_category"
 COLOURS = ["#12436D", "#28A197", "#801650", "#F46A25"]  # GSS accessible palette
@@ -44,6 +45,11 @@ def draw_chart(path: Path, pub: Publication) -> Path:
 
 def chart_figure(pub: Publication) -> Figure:
     """Grouped bars: one group per VAWG category, one bar per published case type."""
+    # matplotlib costs ~0.4 s to import: paid only when a release draws its chart.
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+
     spec = headline_spec(pub)
     table = pub.tables[spec.table_id]
     cells = table[(table["vawg_category"] != TOTAL) & (table["case_type"] != TOTAL)]
