@@ -185,3 +185,14 @@ def test_unlisted_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "return.pdf"
     path.write_bytes(b"%PDF")
     assert "not accepted" in _refusal(path)
+
+
+def test_macro_enabled_workbook(tmp_path: Path, rows) -> None:
+    import zipfile
+
+    plain = write_xlsx(tmp_path / "plain.xlsx", rows)
+    path = tmp_path / "Return with macros.xlsm"
+    openpyxl.load_workbook(plain, keep_vba=True).save(path)  # macro-enabled content type
+    assert b"macroEnabled" in zipfile.ZipFile(path).read("[Content_Types].xml")
+    raw = read_return(set_received(path))
+    assert raw.rows_read == len(rows)
