@@ -13,6 +13,7 @@ from vawg_pipeline.collate import ForceRefresh, refresh_forces
 from vawg_pipeline.defs.metadata import column_schema, markdown_table
 from vawg_pipeline.defs.resources import LandingFolder, NationalStore
 from vawg_pipeline.forces import force_codes
+from vawg_pipeline.ingest.landing import scan_landing
 from vawg_pipeline.store import national, queries
 from vawg_pipeline.store.schema import table_columns
 
@@ -104,6 +105,14 @@ def force_returns(
                 r.rows_stored = int(row["rows_stored"])
                 r.rows_quarantined = int(row["rows_quarantined"])
 
+    # Folders that are not a force code, and files outside any force's folder: reported,
+    # never ingested.
+    scan = scan_landing(landing.root(), force_codes())
+    for folder in scan.unknown_folders:
+        context.log.warning(f"landing folder {folder!r} is not a force code: not ingested")
+    for name in scan.stray_files:
+        context.log.warning(f"{name!r} is not in a force's folder: not ingested")
+
     if len(results) == 1:
         metadata = _force_metadata(results[0])
     else:
@@ -123,6 +132,9 @@ def force_returns(
             "dagster/row_count": stored,
             "forces in this run": dg.MetadataValue.md(markdown_table(_summary(results), 60)),
         }
+    if scan.unknown_folders or scan.stray_files:
+        metadata["not ingested (unknown folders, stray files)"] = ", ".join(
+            scan.unknown_folders + scan.stray_files)
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -64,6 +64,9 @@ def test_refresh_ingests_forces_and_refuses_a_broken_file(tmp_path: Path) -> Non
     assert con.execute("SELECT count(*) FROM forces").fetchone()[0] == 44
     con.close()
 
+    metadata = result.asset_materializations_for_node("force_returns")[0].metadata
+    assert metadata["not ingested (unknown folders, stray files)"].value == "not-a-force"
+
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["rows_conserved"].passed
     assert checks["store_conforms_to_contract"].passed
