@@ -30,7 +30,7 @@ DATE_FORMATS = (
     "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
     "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f",
     "%d/%m/%Y", "%d/%m/%y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%y %H:%M",
-    "%d-%m-%Y", "%d.%m.%Y",
+    "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d",
     "%d %b %Y", "%d %B %Y", "%d %b %y", "%d-%b-%y", "%d-%b-%Y", "%d-%B-%Y", "%d %B %y",
     "%d %b %Y %H:%M", "%d-%b-%Y %H:%M",
 )

@@ -214,3 +214,15 @@ def test_the_same_key_on_two_sheets_is_a_conflict(tmp_path, key) -> None:
     assert set(zip(result.quarantine["sheet"], result.quarantine["row_number"],
                    strict=True)) == {("Complaints", 3), ("Conduct", 2)}
     assert set(result.quarantine["reason"].str.slice(0, 9)) == {"conflict:"}
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "canonical"),
+    [("criminal_investigation", "1.0", True), ("criminal_investigation", "0.0", False),
+     ("date_recorded", "2021/10/06", dt.date(2021, 10, 6))],
+)
+def test_what_other_programs_write(tmp_path, key, field, written, canonical) -> None:
+    result = ingest_return(write_csv(tmp_path / "r.csv", [good_row(1, **{field: written})]),
+                           "kent", key)
+    assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
+    assert result.cases[field].iloc[0] == canonical

@@ -58,7 +58,7 @@ def test_spellings_map_back_to_their_canonical_value() -> None:
 def test_flag_styles_are_the_contract_spellings() -> None:
     values = load_contract()["criminal_investigation"].values
     styles = flag_styles()
-    assert set(styles) == {"Y/N", "Yes/No", "TRUE/FALSE", "1/0"}
+    assert set(styles) == {"Y/N", "Yes/No", "TRUE/FALSE", "1/0", "1.0/0.0"}
     for true_text, false_text in styles.values():
         assert true_text in values["true"] and false_text in values["false"]
 
