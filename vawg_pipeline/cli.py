@@ -60,7 +60,7 @@ def run_refresh(strict: bool = False) -> int:
         # The full event log is in the instance (and the UI); the console gets warnings.
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
     )
-    print_summary(resources)
+    refused = print_summary(resources)
     if not result.success:
         failed = [e for e in result.all_events if e.is_step_failure]
         for event in failed:
@@ -70,27 +70,21 @@ def run_refresh(strict: bool = False) -> int:
         print("The run failed; the store, snapshot and published release are as they were "
               "before the failing step.", file=sys.stderr)
         return 1
-    refused = _refused_forces(resources)
     if refused and strict:
         print(f"--strict: {len(refused)} force(s) have a refused newest file", file=sys.stderr)
         return 2
     return 0
 
 
-def _refused_forces(resources) -> list[str]:
+def print_summary(resources) -> list[str]:
+    """Print where everything is and what happened; return forces with a refused file."""
     from vawg_pipeline.store import queries
-
-    with resources["store"].reader() as con:
-        return sorted(set(queries.refused_newest(con)["force_code"]))
-
-
-def print_summary(resources) -> None:
-    from vawg_pipeline.store import queries
+    from vawg_pipeline.store.national import SNAPSHOT_NAME
 
     store = resources["store"]
     if not store.store_path().exists():
         print("No national store was written.")
-        return
+        return []
     with store.reader() as con:
         accepted = con.execute(
             "SELECT count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_stored), 0), "
@@ -105,7 +99,7 @@ def print_summary(resources) -> None:
     for row in refused.itertuples():
         print(f"    {row.force_code}: {row.error or row.file_name}")
     print(f"  national store:    {store.store_path().resolve()}")
-    snapshot = store.store_path().with_name("vawg_snapshot.duckdb")
+    snapshot = store.store_path().with_name(SNAPSHOT_NAME)
     if snapshot.exists():
         print(f"  analysts' snapshot: {snapshot.resolve()}")
     published = resources.get("published")
@@ -114,6 +108,7 @@ def print_summary(resources) -> None:
     feedback = resources.get("feedback")
     if feedback is not None and feedback.root().exists():
         print(f"  force feedback:    {feedback.root().resolve()}")
+    return sorted(set(refused["force_code"]))
 
 
 def write_sample(out: Path, seed: int, scale: float) -> None:

@@ -166,7 +166,7 @@ def refresh_forces(
             outcome.sheets = result.sheets
             outcome.extra_columns = result.extra_columns
             outcome.reason_counts = result.reason_counts()
-            outcome.preview = result.cases.drop(columns=["subject_pseudonym"]).head(10)
+            outcome.preview = result.cases.head(10).drop(columns=["subject_pseudonym"])
             outcome.seconds = dict(result.seconds)
         outcome.seconds["store"] = time.perf_counter() - started
         if on_result is not None:

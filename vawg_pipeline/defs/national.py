@@ -19,6 +19,7 @@ from vawg_pipeline.store.schema import table_columns
 # A force whose newest accepted return is older than this is flagged (not failed).
 MAX_RETURN_AGE_DAYS = int(os.environ.get("VAWG_MAX_RETURN_AGE_DAYS", "120"))
 
+
 @dg.asset(
     deps=[force_returns],
     group_name="national",

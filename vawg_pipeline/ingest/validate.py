@@ -67,8 +67,9 @@ def find_problems(
         return pd.DataFrame(columns=PROBLEM_COLUMNS)
     failures = failures[failures["index"].notna()]
     for field, rows in (absent or {}).items():
-        unknown = (failures["column"] == field) & (failures["check"] == "not_nullable") & \
-            failures["index"].map(lambda i, r=rows: bool(r.iat[int(i)]))
+        positions = failures["index"].astype(int).to_numpy()
+        unknown = ((failures["column"] == field) & (failures["check"] == "not_nullable")
+                   & rows.to_numpy()[positions])
         failures = failures[~unknown]
     problems: list[pd.DataFrame] = []
 
