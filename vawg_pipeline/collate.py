@@ -6,25 +6,29 @@ no-op; a new file is ingested and replaces the force's rows in one transaction, 
 recorded as refused while the force's previous return stays. One force's broken file
 never stops the others.
 
-Reading and validating are pure and CPU-bound, so large batches run in worker
-processes (both cores) while this process writes to DuckDB, the store's only writer.
+Reading and validating are pure functions, so a batch runs on worker threads (both
+cores) while the calling thread writes to DuckDB, the store's only writer. Threads, not
+processes: the Excel reader (fastexcel), Arrow compute and DuckDB all release the GIL,
+so two threads read two files at once with no process to start, no module to import
+again and no result to copy between processes.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from vawg_pipeline.contract import load_contract
+from vawg_pipeline.contract.schema import ReturnRow
 from vawg_pipeline.ingest.landing import scan_force_folder
 from vawg_pipeline.ingest.reader import ReturnRefused
 from vawg_pipeline.ingest.returns import IngestResult, file_sha256, ingest_return, received_time
@@ -32,9 +36,6 @@ from vawg_pipeline.privacy import PseudonymKey
 from vawg_pipeline.store import national
 
 log = logging.getLogger(__name__)
-
-# Below this many bytes of new returns, worker processes cost more than they save.
-PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -55,8 +56,8 @@ class ForceRefresh:
     ignored_files: list[tuple[str, str]] = field(default_factory=list)
     reason_counts: pd.DataFrame | None = None
     preview: pd.DataFrame | None = None
-    # Seconds per stage: read, normalise, validate, pseudonymise (in whichever process
-    # ingested the file) and store (this process).
+    # Seconds per stage: read, normalise, validate, pseudonymise (on a worker thread)
+    # and store (the calling thread).
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -74,7 +75,8 @@ class _Job:
 
 
 def _ingest_job(job: _Job, key: PseudonymKey) -> IngestResult | ReturnRefused:
-    """Worker body: a refusal is a value, not an exception, so it crosses processes."""
+    """Worker body: a refusal is a value, not an exception, so one file never stops the
+    batch."""
     try:
         return ingest_return(job.path, job.force_code, key, sha256=job.sha256)
     except ReturnRefused as refused:
@@ -92,33 +94,24 @@ def _ingest_job(job: _Job, key: PseudonymKey) -> IngestResult | ReturnRefused:
 def _results(
     jobs: list[_Job], key: PseudonymKey, workers: int
 ) -> Iterator[tuple[_Job, IngestResult | ReturnRefused]]:
-    total_bytes = sum(j.path.stat().st_size for j in jobs)
-    if workers <= 1 or len(jobs) <= 1 or total_bytes < PARALLEL_MIN_BYTES:
+    """Each job's outcome, in the order they finish."""
+    if workers <= 1 or len(jobs) <= 1:
         for job in jobs:
             yield job, _ingest_job(job, key)
         return
-    # forkserver: forking a process that runs Dagster's threads is not safe.
-    context = multiprocessing.get_context("forkserver")
-    # Import the ingestion code once in the fork server, not once per worker.
-    context.set_forkserver_preload(["vawg_pipeline.collate"])
+    # Build the shared, cached contract and schema once, before the threads need them.
+    load_contract()
+    ReturnRow.to_schema()
     # Largest first, so the longest file does not start last.
     ordered = sorted(jobs, key=lambda j: j.path.stat().st_size, reverse=True)
-    done: set[str] = set()
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vawg-ingest")
     try:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = {pool.submit(_ingest_job, job, key): job for job in ordered}
-            for future in as_completed(futures):
-                job = futures[future]
-                result = future.result()
-                done.add(job.force_code)
-                yield job, result
-    except BrokenProcessPool:
-        # A worker died (out of memory on a huge file, killed): finish the rest here,
-        # one at a time, rather than lose every force of the run.
-        log.warning("a worker process died; ingesting the remaining returns in-process")
-        for job in ordered:
-            if job.force_code not in done:
-                yield job, _ingest_job(job, key)
+        futures = {pool.submit(_ingest_job, job, key): job for job in ordered}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        # If storing fails and the caller stops, files not yet started are not read.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def refresh_forces(
@@ -150,25 +143,35 @@ def refresh_forces(
                                       sha256=sha, ignored_files=folder.ignored)
         jobs.append(_Job(code, folder.current, sha))
 
-    for job, result in _results(jobs, key, workers):
-        outcome = outcomes[job.force_code]
-        started = time.perf_counter()
-        if isinstance(result, ReturnRefused):
-            national.record_refusal(con, job.force_code, job.path.name, job.sha256,
-                                    received_time(job.path), str(result))
-            outcome.outcome, outcome.status, outcome.error = "refused", "refused", str(result)
-        else:
-            national.replace_force_return(con, result)
-            outcome.outcome = outcome.status = "accepted"
-            outcome.rows_read = result.rows_read
-            outcome.rows_stored = result.rows_stored
-            outcome.rows_quarantined = result.rows_quarantined
-            outcome.sheets = result.sheets
-            outcome.extra_columns = result.extra_columns
-            outcome.reason_counts = result.reason_counts()
-            outcome.preview = result.cases.head(10).drop(columns=["subject_pseudonym"])
-            outcome.seconds = dict(result.seconds)
-        outcome.seconds["store"] = time.perf_counter() - started
-        if on_result is not None:
-            on_result(outcome)
+    if not jobs:
+        return [outcomes[code] for code in force_codes]
+    with national.bulk_load(con), closing(_results(jobs, key, workers)) as results:
+        for job, result in results:
+            _store(con, job, result, outcomes[job.force_code])
+            if on_result is not None:
+                on_result(outcomes[job.force_code])
     return [outcomes[code] for code in force_codes]
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection, job: _Job, result: IngestResult | ReturnRefused,
+    outcome: ForceRefresh,
+) -> None:
+    """Record one force's outcome in the store, and in ``outcome``."""
+    started = time.perf_counter()
+    if isinstance(result, ReturnRefused):
+        national.record_refusal(con, job.force_code, job.path.name, job.sha256,
+                                received_time(job.path), str(result))
+        outcome.outcome, outcome.status, outcome.error = "refused", "refused", str(result)
+    else:
+        national.replace_force_return(con, result)
+        outcome.outcome = outcome.status = "accepted"
+        outcome.rows_read = result.rows_read
+        outcome.rows_stored = result.rows_stored
+        outcome.rows_quarantined = result.rows_quarantined
+        outcome.sheets = result.sheets
+        outcome.extra_columns = result.extra_columns
+        outcome.reason_counts = result.reason_counts()
+        outcome.preview = result.cases.head(10).drop(columns=["subject_pseudonym"])
+        outcome.seconds = dict(result.seconds)
+    outcome.seconds["store"] = time.perf_counter() - started

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import openpyxl
 import pytest
 
 from vawg_pipeline.sample.generator import write_sample_returns
@@ -25,6 +26,7 @@ def _env(root: Path) -> dict[str, str]:
         "VAWG_FEEDBACK": str(root / "feedback"),
         "VAWG_PSEUDONYM_KEY": "cli-test-key",
         "DAGSTER_HOME": str(root / "dagster_home"),
+        "VAWG_PUBLISHED_CONTACT": "VAWG statistics team, vawg.stats@example.police.uk",
     })
     return env
 
@@ -55,6 +57,11 @@ def test_refresh_summarises_and_exits_0_despite_a_refused_file(landed: Path) -> 
     with duckdb.connect(str(landed / "warehouse" / "vawg_snapshot.duckdb"),
                         read_only=True) as con:
         assert con.execute("SELECT count(DISTINCT force_code) FROM cases").fetchone()[0] == 3
+    # The workbook's cover names the contact the deployment configured.
+    cover = openpyxl.load_workbook(landed / "published" / "vawg_published.xlsx",
+                                   read_only=True).worksheets[0]
+    cells = [c for row in cover.iter_rows(values_only=True) for c in row if c]
+    assert any("vawg.stats@example.police.uk" in str(c) for c in cells)
 
 
 def test_strict_makes_a_refusal_fail(landed: Path) -> None:

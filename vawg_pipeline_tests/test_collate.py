@@ -25,11 +25,10 @@ def _cases(con) -> pd.DataFrame:
     return con.execute("SELECT * FROM cases ORDER BY ALL").df()
 
 
-def test_worker_processes_give_the_same_store_as_one_process(tmp_path, key, monkeypatch):
+def test_worker_threads_give_the_same_store_as_one_thread(tmp_path, key):
     landing = _landing(tmp_path / "incoming")
     serial = national.open_store(tmp_path / "a" / "vawg.duckdb", key)
     collate.refresh_forces(serial, landing, ["kent", "essex", "surrey"], key, workers=1)
-    monkeypatch.setattr(collate, "PARALLEL_MIN_BYTES", 0)
     parallel = national.open_store(tmp_path / "b" / "vawg.duckdb", key)
     results = collate.refresh_forces(parallel, landing, ["kent", "essex", "surrey"], key,
                                      workers=2)

@@ -258,7 +258,8 @@ def published_release(
     verdict = staging.require_passing_verdict(folder, candidate)
     # The audit the check approved, as staged: no third audit.
     outcome = staging.require_staged_audit(staged, verdict)
-    result = publish(publication(candidate, outcome), published.published_path())
+    result = publish(publication(candidate, outcome), published.published_path(),
+                     contact=published.contact)
     paths = result.paths
     live_chart = paths.chart
     context.log.info(

@@ -19,6 +19,7 @@ from pydantic import Field
 
 from vawg_pipeline.alerts import Destinations
 from vawg_pipeline.privacy import KEY_ENV, PseudonymKey, load_key, make_owner_only_dir
+from vawg_pipeline.publish.workbook import DEFAULT_CONTACT
 from vawg_pipeline.store import national
 from vawg_pipeline.store.schema import connect
 
@@ -109,6 +110,9 @@ class PublishedOutputs(dg.ConfigurableResource):
     protection_width: int = Field(
         default=5, description="Every withheld small cell's feasible range must span at "
         "least this much (hi - lo).")
+    contact: str = Field(
+        default=DEFAULT_CONTACT, description="Who readers of the workbook should contact "
+        "about the statistics: a team name and e-mail address (VAWG_PUBLISHED_CONTACT).")
 
     def published_path(self) -> Path:
         return Path(self.path)
@@ -166,7 +170,10 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             path=env_or("VAWG_WAREHOUSE", DEFAULT_WAREHOUSE),
             pseudonym_key=dg.EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else None,
         ),
-        "published": PublishedOutputs(path=env_or("VAWG_PUBLISHED", DEFAULT_PUBLISHED)),
+        "published": PublishedOutputs(
+            path=env_or("VAWG_PUBLISHED", DEFAULT_PUBLISHED),
+            contact=env_or("VAWG_PUBLISHED_CONTACT", DEFAULT_CONTACT),
+        ),
         "feedback": FeedbackFolder(path=env_or("VAWG_FEEDBACK", DEFAULT_FEEDBACK)),
         "alerts": alert_channel_from_env(),
     }

@@ -27,6 +27,7 @@ from vawg_pipeline.privacy import PseudonymKey
 # day the file arrived in England, whatever the server's clock zone.
 LOCAL_ZONE = ZoneInfo("Europe/London")
 
+TEXT = pd.StringDtype("pyarrow")  # Arrow-backed text, as the reader makes it
 CASE_COLUMNS = [
     "force_code", "case_reference", "case_type", "date_recorded", "subject_pseudonym",
     "subject_role", "subject_rank", "subject_gender", "vawg_category",
@@ -156,7 +157,9 @@ def _store_rows(
 ) -> pd.DataFrame:
     """Valid rows in the store's shape: typed, canonical, pseudonymised."""
     out = pd.DataFrame(index=valid.index)
-    out["force_code"] = force_code
+    # Constant columns as Arrow text too: DuckDB reads Arrow without the GIL, while an
+    # object column costs a Python string per row.
+    out["force_code"] = _constant_text(force_code, valid.index)
     for f in contract.stored:
         if f.name == "subject_reference":
             out["subject_pseudonym"] = key.pseudonymise(force_code, valid[f.name])
@@ -171,10 +174,14 @@ def _store_rows(
             out[f.name] = (valid[f.name] == "true").fillna(False).astype(bool)
         else:
             out[f.name] = valid[f.name]
-    out["source_sha256"] = sha
-    out["source_sheet"] = valid["source_sheet"]
+    out["source_sha256"] = _constant_text(sha, valid.index)
+    out["source_sheet"] = valid["source_sheet"].astype(TEXT)
     out["source_row"] = valid["source_row"].astype("int64")
     return out[CASE_COLUMNS].reset_index(drop=True)
+
+
+def _constant_text(value: str, index: pd.Index) -> pd.Series:
+    return pd.Series(value, index=index, dtype=TEXT)
 
 
 __all__ = ["IngestResult", "ReturnRefused", "file_sha256", "ingest_return", "received_time"]

@@ -7,7 +7,7 @@ force's rows either wholly as before or wholly replaced, never half a force.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -105,6 +105,25 @@ def _upsert_submission(con: duckdb.DuckDBPyConnection, record: dict) -> None:
     placeholders = ", ".join("?" for _ in SUBMISSION_COLUMNS)
     con.execute(f"INSERT INTO submissions ({', '.join(SUBMISSION_COLUMNS)}) "
                 f"VALUES ({placeholders})", values)
+
+
+# While many returns are loaded in one go, DuckDB's automatic checkpoints (every 16 MiB
+# of WAL) would rewrite the growing tables again and again; one checkpoint at the end
+# writes them once. The WAL still makes every committed force durable.
+BULK_CHECKPOINT_THRESHOLD = "1GB"
+
+
+@contextlib.contextmanager
+def bulk_load(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Load several forces' returns, checkpointing once at the end."""
+    con.execute(f"SET checkpoint_threshold = '{BULK_CHECKPOINT_THRESHOLD}'")
+    con.execute("SET threads = 1")
+    try:
+        yield
+    finally:
+        con.execute("RESET threads")
+        con.execute("RESET checkpoint_threshold")
+        con.execute("CHECKPOINT")
 
 
 def replace_force_return(con: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
