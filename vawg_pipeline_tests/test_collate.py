@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from vawg_pipeline import collate
 from vawg_pipeline.store import national
@@ -44,3 +45,34 @@ def test_known_files_are_quick_no_ops(tmp_path, key) -> None:
     collate.refresh_forces(con, landing, ["kent", "essex", "surrey", "dorset"], key)
     again = collate.refresh_forces(con, landing, ["kent", "essex", "surrey", "dorset"], key)
     assert [r.outcome for r in again] == ["unchanged"] * 3 + ["no_file"]
+
+
+def test_a_store_fault_stops_the_batch_without_reading_the_rest(tmp_path, key, monkeypatch):
+    """A fault writing one force fails the refresh at once: forces whose files were not
+    yet started are left for the retry, not read for nothing."""
+    forces = ["kent", "essex", "surrey", "dorset", "devon-and-cornwall", "avon-and-somerset",
+              "wiltshire", "gloucestershire", "thames-valley", "hampshire", "sussex",
+              "norfolk"]
+    for force in forces:
+        (tmp_path / "incoming" / force).mkdir(parents=True)
+        write_xlsx(tmp_path / "incoming" / force / "return.xlsx",
+                   [good_row(j) for j in range(30)])
+    read: list[str] = []
+    real_ingest = collate.ingest_return
+
+    def counting_ingest(path, force_code, *args, **kwargs):
+        read.append(force_code)
+        return real_ingest(path, force_code, *args, **kwargs)
+
+    def failing_store(con, result):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(collate, "ingest_return", counting_ingest)
+    monkeypatch.setattr(national, "replace_force_return", failing_store)
+    con = national.open_store(tmp_path / "vawg.duckdb", key)
+    with pytest.raises(OSError, match="disk full"):
+        collate.refresh_forces(con, tmp_path / "incoming", forces, key, workers=2)
+    assert 1 <= len(read) < len(forces)
+    # Nothing half-written: the store holds no rows and no accepted submission.
+    assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == 0
