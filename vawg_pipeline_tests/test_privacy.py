@@ -8,6 +8,8 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vawg_pipeline.ingest.normalise import normalise_reference
 from vawg_pipeline.privacy import PSEUDONYM_HEX_CHARS, PseudonymKey, load_key
@@ -47,3 +49,15 @@ def test_local_key_is_made_once_owner_only_with_a_warning(tmp_path: Path, caplog
     assert path.parent.stat().st_mode & 0o777 == 0o700
     assert load_key(None, path) == first  # the same key on every later run
     assert load_key("", path) == first
+
+
+@settings(max_examples=50, deadline=None)
+@given(secret=st.binary(min_size=1, max_size=150),
+       references=st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=30))
+def test_every_pseudonym_is_the_standard_hmac(secret: bytes, references: list[str]) -> None:
+    """Any key length and any text (accents, emoji, control characters) give exactly
+    the truncated HMAC-SHA256 the documentation states, in the references' order."""
+    got = PseudonymKey(secret).pseudonymise("kent", pd.Series(references)).tolist()
+    expected = [hmac.new(secret, f"kent\x1f{r}".encode(), hashlib.sha256).hexdigest()
+                [:PSEUDONYM_HEX_CHARS] for r in references]
+    assert got == expected
