@@ -16,6 +16,7 @@ Thin wiring around :mod:`vawg_pipeline.publish`. Three steps, in this order:
 """
 
 import base64
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,15 +103,19 @@ def published_tables(
     previous = staging.previous_staged(folder)
     if previous is not None and (previous.audit is None or not previous.audit.passed):
         previous = None
+    seconds: dict[str, float] = {}
     with store.reader() as con:
         candidate = build_candidate(con, period_of(published), rules, TABLE_SPECS,
-                                    previous=previous.candidate if previous else None)
+                                    previous=previous.candidate if previous else None,
+                                    seconds=seconds)
+    started = time.perf_counter()
     if (candidate.reused_protection and previous is not None
             and previous.audit is not None
             and previous.audit.of_tables == candidate.protection_hash()):
         outcome = previous.audit  # same tables, rules and code: the same audit
     else:
         outcome = AuditOutcome.of(audit_candidate(candidate), candidate)  # the one audit
+    seconds["audit"] = time.perf_counter() - started
     staging.save_candidate(folder, candidate, outcome)
     withheld = candidate.withheld_counts().set_index("table_id")
     failing = outcome.table.loc[~outcome.table["ok"].astype(bool), "table_id"].value_counts()
@@ -143,6 +148,7 @@ def published_tables(
                 "audit: failed intervals in this table": int(failing.get(spec.table_id, 0)),
                 "reporting period": candidate.period.label(),
                 "forces with a return": len(candidate.forces),
+                "seconds per stage (all tables)": {k: round(v, 3) for k, v in seconds.items()},
                 "dagster/row_count": len(table),
                 "dagster/column_schema": column_schema(files.table_columns(spec)),
             },

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -447,6 +448,7 @@ def _same_counts(protected: Mapping[str, pd.DataFrame], counts: Mapping[str, pd.
 def build_candidate(
     con: duckdb.DuckDBPyConnection, period: ReportingPeriod, rules: DisclosureRules,
     specs: list[TableSpec] | None = None, previous: Candidate | None = None,
+    seconds: dict[str, float] | None = None,
 ) -> Candidate:
     """Count every table from the store and decide what to withhold (not yet audited).
 
@@ -454,11 +456,15 @@ def build_candidate(
         engine code) are exactly those it was protected for, its protection is reused
         rather than solved again (the nightly run with nothing new); the audit still
         judges the result.
+    seconds: if given, receives the seconds spent counting ("aggregate") and deciding
+        what to withhold ("suppress").
     """
     specs = specs if specs is not None else load_table_specs()
+    started = time.perf_counter()
     forces = accepted_forces(con)
     coverage = read_coverage(con)
     counts = count_period_tables(con, period, specs, dimension_levels(forces))
+    counted = time.perf_counter()
     counts_hash = counts_fingerprint(rules, specs, forces, counts)
     reuse = (previous is not None and previous.counts_hash == counts_hash
              and previous.rules == rules
@@ -467,6 +473,8 @@ def build_candidate(
         protected = {s.table_id: previous.protected[s.table_id] for s in specs}
     else:
         protected = protect(counts, {s.table_id: s for s in specs}, rules)
+    if seconds is not None:
+        seconds.update(aggregate=counted - started, suppress=time.perf_counter() - counted)
     return Candidate(period=period, rules=rules, specs=specs, protected=protected,
                      coverage=coverage, forces=forces, counts_hash=counts_hash,
                      reused_protection=reuse)

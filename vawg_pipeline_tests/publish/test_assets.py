@@ -51,6 +51,9 @@ def test_materialize_publishes_every_table_after_the_audit(tmp_path: Path) -> No
         assert names == [*spec.dimensions, "value", "display"]
         assert "|" in metadata["table (as published)"].value  # a Markdown table
         assert "secondary" in metadata["withheld cells by rule"].value
+        stages = metadata["seconds per stage (all tables)"].value
+        assert set(stages) == {"aggregate", "suppress", "audit"}
+        assert all(seconds >= 0 for seconds in stages.values())
 
     checks = result.get_asset_check_evaluations()
     assert len(checks) == len(SPECS)
