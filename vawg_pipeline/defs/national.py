@@ -5,14 +5,12 @@ import os
 from datetime import UTC, datetime
 
 import dagster as dg
-import pandas as pd
 
 from vawg_pipeline.contract import load_contract
 from vawg_pipeline.defs.ingestion import OWNERS, STORE_POOL, force_returns
 from vawg_pipeline.defs.metadata import column_schema, markdown_table
 from vawg_pipeline.defs.resources import NationalStore
 from vawg_pipeline.forces import load_forces
-from vawg_pipeline.privacy import PSEUDONYM_HEX_CHARS
 from vawg_pipeline.store import national, queries
 from vawg_pipeline.store.schema import table_columns
 
@@ -72,35 +70,8 @@ def national_store(store: NationalStore) -> dg.MaterializeResult:
 @dg.asset_check(asset=national_store, blocking=True)
 def store_conforms_to_contract(store: NationalStore) -> dg.AssetCheckResult:
     """Only canonical values, unique keys, pseudonyms only, rows from accepted returns."""
-    contract = load_contract()
-    problems: list[tuple[str, int]] = []
     with store.reader() as con:
-        def count(sql: str) -> int:
-            return int(con.execute(sql).fetchone()[0])
-
-        for f in contract.stored:
-            if f.kind == "category" and f.values:
-                allowed = ", ".join("'" + v.replace("'", "''") + "'" for v in f.values)
-                problems.append((f"{f.name} not canonical", count(
-                    f"SELECT count(*) FROM cases WHERE {f.name} IS NOT NULL "
-                    f"AND {f.name} NOT IN ({allowed})")))
-            if f.required and f.name != "subject_reference":
-                problems.append((f"{f.name} missing", count(
-                    f"SELECT count(*) FROM cases WHERE {f.name} IS NULL")))
-        problems.append(("duplicate (force, case, subject)", count("""
-            SELECT count(*) FROM (SELECT 1 FROM cases
-            GROUP BY force_code, case_reference, subject_pseudonym HAVING count(*) > 1)""")))
-        problems.append(("subject not a pseudonym", count(
-            "SELECT count(*) FROM cases WHERE NOT regexp_full_match(subject_pseudonym, "
-            f"'[0-9a-f]{{{PSEUDONYM_HEX_CHARS}}}')")))
-        problems.append(("row not from the force's accepted return", count("""
-            SELECT count(*) FROM cases c WHERE NOT EXISTS (SELECT 1 FROM submissions s
-            WHERE s.force_code = c.force_code AND s.sha256 = c.source_sha256
-              AND s.status = 'accepted')""")))
-        problems.append(("finalised without outcome", count(
-            "SELECT count(*) FROM cases WHERE status = 'finalised' AND "
-            "(outcome IS NULL OR date_finalised IS NULL)")))
-    table = pd.DataFrame(problems, columns=["rule", "rows breaking it"])
+        table = queries.contract_violations(con, load_contract())
     return dg.AssetCheckResult(
         passed=bool((table["rows breaking it"] == 0).all()),
         metadata={"rules": dg.MetadataValue.md(markdown_table(table))},

@@ -7,6 +7,9 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
+from vawg_pipeline.contract import Contract
+from vawg_pipeline.privacy import PSEUDONYM_HEX_CHARS
+
 # A force's newest file was refused when no accepted return of it is newer.
 _REFUSED_NEWEST = """
     SELECT r.force_code, r.file_name, r.received_at, r.error
@@ -43,3 +46,43 @@ def stale_or_missing(cover: pd.DataFrame, now: datetime, max_age_days: int) -> p
     """Forces with no accepted return, or whose return was received too long ago."""
     cutoff = now - timedelta(days=max_age_days)
     return cover[(cover["status"] != "accepted") | (cover["received_at"] < cutoff)]
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def contract_violations(con: duckdb.DuckDBPyConnection, contract: Contract) -> pd.DataFrame:
+    """Rows of ``cases`` breaking each rule the store promises analysts, one row per rule.
+
+    The rules on single rows are counted in one scan of ``cases`` (a filtered count per
+    rule), not one scan each.
+    """
+    row_rules: list[tuple[str, str]] = []
+    for f in contract.stored:
+        if f.kind == "category" and f.values:
+            allowed = ", ".join(_sql_text(v) for v in f.values)
+            row_rules.append((f"{f.name} not canonical",
+                              f"{f.name} IS NOT NULL AND {f.name} NOT IN ({allowed})"))
+        if f.required and f.name != "subject_reference":
+            row_rules.append((f"{f.name} missing", f"{f.name} IS NULL"))
+    row_rules += [
+        ("subject not a pseudonym",
+         f"NOT regexp_full_match(subject_pseudonym, '[0-9a-f]{{{PSEUDONYM_HEX_CHARS}}}')"),
+        ("finalised without outcome",
+         "status = 'finalised' AND (outcome IS NULL OR date_finalised IS NULL)"),
+    ]
+    counts = con.execute("SELECT " + ", ".join(
+        f"count(*) FILTER (WHERE {predicate})" for _, predicate in row_rules
+    ) + " FROM cases").fetchone()
+    rules = [(rule, int(n)) for (rule, _), n in zip(row_rules, counts, strict=True)]
+    rules.append(("duplicate (force, case, subject)", int(con.execute("""
+        SELECT count(*) FROM (SELECT 1 FROM cases
+        GROUP BY force_code, case_reference, subject_pseudonym HAVING count(*) > 1)
+    """).fetchone()[0])))
+    rules.append(("row not from the force's accepted return", int(con.execute("""
+        SELECT count(*) FROM cases c WHERE NOT EXISTS (SELECT 1 FROM submissions s
+        WHERE s.force_code = c.force_code AND s.sha256 = c.source_sha256
+          AND s.status = 'accepted')
+    """).fetchone()[0])))
+    return pd.DataFrame(rules, columns=["rule", "rows breaking it"])
