@@ -25,17 +25,19 @@ from vawg_pipeline.contract.schema import (
     UNREADABLE_SUFFIX,
 )
 
-# Day-first only: the contract never allows month-first dates.
+# Day-first only: the contract never allows month-first dates. Any of these may carry a
+# time of day ("05-Oct-21 14:30", "2021-10-05T14:30:00"): it is dropped before matching,
+# since only the date is kept.
 DATE_FORMATS = (
-    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S.%f",
-    "%d/%m/%Y", "%d/%m/%y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%y %H:%M",
-    "%d-%m-%Y", "%d.%m.%Y", "%Y/%m/%d",
-    "%d %b %Y", "%d %B %Y", "%d %b %y", "%d-%b-%y", "%d-%b-%Y", "%d-%B-%Y", "%d %B %y",
-    "%d %b %Y %H:%M", "%d-%b-%Y %H:%M",
+    "%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d-%m-%y", "%d.%m.%Y", "%d.%m.%y",
+    "%Y/%m/%d", "%d %b %Y", "%d %B %Y", "%d %b %y", "%d %B %y", "%d-%b-%y", "%d-%b-%Y",
+    "%d-%B-%y", "%d-%B-%Y",
 )
+TIME_OF_DAY = r"(?:\s+|T)(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?$"
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # serial 1 = 1900-01-01 (Lotus leap-year bug)
-_MAX_SERIAL = 2958465  # 9999-12-31
+# The largest serial a day count can hold (106,751 days: the year 2192). A larger number
+# in a date column is a typing slip (444740), not a date, and is reported as unreadable.
+_MAX_SERIAL = pd.Timedelta.max.days
 
 
 def _arrow(values: pd.Series | pa.Array) -> pa.Array:
@@ -56,11 +58,12 @@ def _parse_distinct_dates(text: pd.Series) -> pd.Series:
     serial = number.notna() & (number >= 1) & (number <= _MAX_SERIAL)
     if serial.any():
         parsed[serial] = EXCEL_EPOCH + pd.to_timedelta(np.floor(number[serial]), unit="D")
+    date_part = text.str.replace(TIME_OF_DAY, "", regex=True)
     for fmt in DATE_FORMATS:
         todo = parsed.isna() & ~serial
         if not todo.any():
             break
-        parsed[todo] = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        parsed[todo] = pd.to_datetime(date_part[todo], format=fmt, errors="coerce")
     return parsed.dt.normalize()
 
 

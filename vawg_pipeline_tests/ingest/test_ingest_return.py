@@ -68,12 +68,27 @@ def test_spellings_normalise_to_canonical(tmp_path, key, field, written, canonic
 @pytest.mark.parametrize(
     "written",
     ["2021-10-05", "05/10/2021", "5/10/21", "5 Oct 2021", "05-Oct-21", "2021-10-05 14:30",
-     "05/10/2021 09:15", 44474, "44474", dt.datetime(2021, 10, 5, 14, 30)],
+     "05/10/2021 09:15", 44474, "44474", dt.datetime(2021, 10, 5, 14, 30),
+     # the contract's day-first forms "or with a time part"
+     "05-Oct-21 14:30", "05-Oct-21 14:30:00", "5 Oct 2021 14:30:00", "5/10/21 14:30:00",
+     "5-Oct-2021 14:30:00", "05-10-2021 10:00", "05/10/2021 2:30 PM",
+     "2021-10-05T14:30:00.123", "05.10.2021"],
 )
 def test_every_day_first_date_form(tmp_path, key, written) -> None:
     result = ingest(tmp_path, [good_row(1, date_recorded=written)], key)
     assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
     assert result.cases["date_recorded"].iloc[0] == dt.date(2021, 10, 5)
+
+
+@pytest.mark.parametrize("written", [444740, 20211005, 110000, "01/01/3021",
+                                     "05/10/2021 25:00"])
+def test_a_date_no_calendar_holds_quarantines_only_its_row(tmp_path, key, written) -> None:
+    """A slip of the keyboard in one date (an extra digit, yyyymmdd typed as a number)
+    is that row's problem, never the file's."""
+    result = ingest(tmp_path, [good_row(1, date_recorded=written), good_row(2)], key)
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (2, 1, 1)
+    assert result.quarantine["field"].tolist() == ["date_recorded"]
+    assert "cannot be read as a date" in result.quarantine["reason"].iloc[0]
 
 
 def test_csv_dates_are_never_month_first(tmp_path, key) -> None:
