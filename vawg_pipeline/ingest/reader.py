@@ -121,6 +121,7 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
     sheets: list[RawSheet] = []
     ignored: list[str] = []
     best_partial: tuple[int, str, int, list[str]] | None = None
+    incomplete: list[tuple[str, int, list[str]]] = []  # data sheets lacking a column
     for sheet_name, grid in grids:
         found = _find_header(grid, contract)
         if found is None:
@@ -132,20 +133,26 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
             matched = len(contract.required) - len(missing)
             if best_partial is None or matched > best_partial[0]:
                 best_partial = (matched, sheet_name, header_index + 1, missing)
+            # Case references under a return-like header: rows of the return, which
+            # must not vanish because the sheet lacks a column (a lookup or summary
+            # sheet names categories, never case references).
+            if (matched >= PARTIAL_HEADER_MIN and "case_reference" in mapping.values()
+                    and _has_cells_below(grid, header_index)):
+                incomplete.append((sheet_name, header_index + 1, missing))
             continue
         sheets.append(_data_sheet(name, sheet_name, grid, header_index, mapping))
 
+    def missing_columns(sheet_name: str, row: int, missing: list[str]) -> str:
+        headings = "; ".join(
+            f"{f} (e.g. {', '.join(contract[f].headings[:2])})" for f in missing
+        )
+        return f"sheet {sheet_name!r}, header row {row}: required column(s) missing: {headings}"
+
+    if sheets and incomplete:
+        raise ReturnRefused(name, "; ".join(missing_columns(*i) for i in incomplete))
     if not sheets:
         if best_partial is not None and best_partial[0] >= PARTIAL_HEADER_MIN:
-            _, sheet_name, row, missing = best_partial
-            headings = "; ".join(
-                f"{f} (e.g. {', '.join(contract[f].headings[:2])})" for f in missing
-            )
-            raise ReturnRefused(
-                name,
-                f"sheet {sheet_name!r}, header row {row}: required column(s) missing: "
-                f"{headings}",
-            )
+            raise ReturnRefused(name, missing_columns(*best_partial[1:]))
         raise ReturnRefused(
             name,
             "no sheet looks like the return: no row within the first "
@@ -284,6 +291,15 @@ def _find_header(
         if len(missing) < len(required) and (best is None or len(missing) < len(best[2])):
             best = (index, mapping, missing)
     return best
+
+
+def _has_cells_below(grid: Grid, header_index: int) -> bool:
+    """Whether any cell below the header row holds something other than spaces."""
+    start = header_index + 1
+    return any(
+        pc.any(pc.not_equal(pc.utf8_trim_whitespace(column.slice(start)), "")).as_py()
+        for column in grid.columns.values()
+    )
 
 
 def _blank_to_null(column: pa.Array) -> pa.Array:

@@ -181,6 +181,36 @@ def test_missing_required_column_is_refused_naming_it(tmp_path: Path, rows) -> N
     assert "header row 1" in problem
 
 
+def test_a_second_data_sheet_missing_a_column_refuses_the_file(tmp_path: Path) -> None:
+    """Conduct cases on a sheet without "Crim Inv" are rows of the return: the file is
+    refused naming the sheet and the heading, rather than those rows vanishing."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)], sheet="Complaints")
+    wb = openpyxl.load_workbook(path)
+    conduct = wb.create_sheet("Conduct")
+    fields = [f for f in HEADINGS if f != "criminal_investigation"]
+    conduct.append([HEADINGS[f] for f in fields])
+    for i in range(3, 8):
+        conduct.append([good_row(i)[f] or None for f in fields])
+    wb.save(path)
+    problem = _refusal(path)
+    assert "sheet 'Conduct', header row 1" in problem
+    assert "criminal_investigation" in problem and "Crim Inv" in problem
+
+
+def test_a_lookup_sheet_of_categories_is_not_a_data_sheet(tmp_path: Path) -> None:
+    """A sheet listing the accepted values under category headings holds no cases."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)])
+    wb = openpyxl.load_workbook(path)
+    lookup = wb.create_sheet("Lookups")
+    lookup.append(["Case Type", "Role", "Gender", "VAWG Category", "Status"])
+    lookup.append(["Complaint", "Officer", "M", "DA", "Closed"])
+    lookup.append(["Conduct", "Staff", "F", "Stalking", "Live"])
+    wb.save(path)
+    raw = read_return(path)
+    assert [s.sheet for s in raw.sheets] == ["Return"] and raw.rows_read == 2
+    assert raw.ignored_sheets == ["Lookups"]
+
+
 def test_unlisted_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "return.pdf"
     path.write_bytes(b"%PDF")
