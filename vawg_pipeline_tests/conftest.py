@@ -100,6 +100,7 @@ def write_xlsx(
 def write_csv(
     path: Path, rows: Sequence[dict[str, object]], encoding: str = "utf-8",
     headings: dict[str, str] = HEADINGS, date_format: str = "%d/%m/%Y",
+    delimiter: str = ",",
 ) -> Path:
     def text(value: object) -> str:
         if isinstance(value, dt.datetime):
@@ -107,7 +108,7 @@ def write_csv(
         return "" if value is None else str(value)
 
     with path.open("w", encoding=encoding, newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, delimiter=delimiter)
         writer.writerow([headings[f] for f in headings])
         for row in rows:
             writer.writerow([text(row.get(f)) for f in headings])

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from vawg_pipeline.contract.fields import heading_without_hint, normalise_headin
 
 SPREADSHEET_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods")
 ACCEPTED_FORMATS = (*SPREADSHEET_FORMATS, ".csv")
+CSV_DELIMITERS = (",", ";", "\t", "|")  # in order of preference when equally good
 
 # How far down a sheet the header row may sit (title rows, logos, merged banners).
 HEADER_SEARCH_ROWS = 40
@@ -117,7 +119,7 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
     if size == 0:
         raise ReturnRefused(name, "the file is empty (0 bytes)")
 
-    grids = _read_csv(path) if suffix == ".csv" else _read_spreadsheet(path)
+    grids = _read_csv(path, contract) if suffix == ".csv" else _read_spreadsheet(path)
     sheets: list[RawSheet] = []
     ignored: list[str] = []
     best_partial: tuple[int, str, int, list[str]] | None = None
@@ -231,17 +233,35 @@ def _decode_csv(raw: bytes, name: str) -> str:
         ) from exc
 
 
-def _read_csv(path: Path) -> list[tuple[str, Grid]]:
+def _csv_delimiter(text: str, contract: Contract) -> str:
+    """The delimiter under which the file's first rows hold the most required headings.
+
+    Judged by the header the contract expects, not by counting characters: a notes
+    cell full of semicolons or tabs must not outvote the commas between the columns.
+    """
+    required = {f.name for f in contract.required}
+    best, best_found = CSV_DELIMITERS[0], 0
+    for delimiter in CSV_DELIMITERS:
+        head = itertools.islice(
+            csv.reader(io.StringIO(text, newline=""), delimiter=delimiter),
+            HEADER_SEARCH_ROWS)
+        try:
+            found = max((len(required & {_field_for_heading(c, contract.heading_lookup)
+                                         for c in record}) for record in head), default=0)
+        except csv.Error:
+            continue
+        if found > best_found:
+            best, best_found = delimiter, found
+    return best
+
+
+def _read_csv(path: Path, contract: Contract) -> list[tuple[str, Grid]]:
     name = path.name
     raw = path.read_bytes()
     if b"\x00" in raw[:4096]:
         raise ReturnRefused(name, "not a text CSV file (it contains binary data)")
     text = _decode_csv(raw, name)
-    try:
-        dialect = csv.Sniffer().sniff(text[:20000], delimiters=",;\t|")
-        delimiter = dialect.delimiter
-    except csv.Error:
-        delimiter = ","
+    delimiter = _csv_delimiter(text, contract)
     try:
         # One list per CSV record, so a quoted multi-line cell stays one record and the
         # record number is the row number the contract asks for.

@@ -115,6 +115,23 @@ def test_csv_in_each_accepted_encoding(tmp_path: Path, encoding: str) -> None:
     assert data["notes"].iloc[0] == "Line one\nline two — “quoted” £5"
 
 
+@pytest.mark.parametrize(("delimiter", "notes"), [
+    (",", 'Witnesses: "A"; "B"; "C"; "D"'),
+    (",", 'Called "999"\t"101"\tthen "111"'),
+    (",", "options a|b|c|d|e"),
+    (";", "Met victim at home, 3pm.\nFollow-up call, no answer.\nReferred on, case open"),
+    ("\t", "a, b; c, d; e"),
+])
+def test_csv_delimiter_is_the_one_the_header_is_written_with(
+    tmp_path: Path, delimiter: str, notes: str
+) -> None:
+    """Other delimiters inside a quoted notes cell never outvote the real one."""
+    rows = [good_row(i, notes=notes) for i in range(7)]
+    raw = read_return(write_csv(tmp_path / "r.csv", rows, delimiter=delimiter))
+    assert raw.rows_read == 7
+    assert raw.sheets[0].data["case_reference"].tolist() == [f"PSD-{i:04d}" for i in range(7)]
+
+
 def test_headings_with_hints_and_aliases(tmp_path: Path) -> None:
     headings = dict(HEADINGS, criminal_investigation="Criminal Investigation (Y/N)",
                     case_reference="  case   reference ", date_recorded="DATE LOGGED")
