@@ -35,9 +35,10 @@ CSV_DELIMITERS = (",", ";", "\t", "|")  # in order of preference when equally go
 # How far down a sheet the header row may sit (title rows, logos, merged banners).
 HEADER_SEARCH_ROWS = 40
 ROW_COLUMN = "_row"
-TOTAL_LABELS = {"total", "totals", "grandtotal"}
-# The same labels as a pattern, for Arrow to test a whole column at once.
+# "Total", "TOTALS:", "Grand total" (cells are already trimmed).
 TOTAL_PATTERN = r"^[^A-Za-z]*(grand[^A-Za-z]*)?totals?[^A-Za-z]*$"
+# A count in a totals row: 42, 1,234, 12.5, 40%.
+COUNT_PATTERN = r"^[-+]?[0-9][0-9,]*(\.[0-9]+)?%?$"
 # A sheet "looks like the return" but lacks columns when at least this many required
 # headings are on one row: then the refusal names the missing headings.
 PARTIAL_HEADER_MIN = 3
@@ -327,10 +328,41 @@ def _blank_to_null(column: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
-def _is_total_label(value: object) -> bool:
-    if value is None:
-        return False
-    return "".join(ch for ch in str(value).lower() if ch.isalpha()) in TOTAL_LABELS
+def _totals_rows(
+    body: dict[int, pa.Array], mapping: dict[int, str], filled: np.ndarray
+) -> np.ndarray:
+    """Rows that total the table: a "Total" label in one cell, counts or blanks in the rest.
+
+    Whatever the column order, a totals row has no case or subject reference of its own:
+    those cells are blank, the label, or a count. Only such rows are examined cell by
+    cell, so a large return pays for two columns, not all of them.
+    """
+    def matches(values: pa.Array, pattern: str) -> pa.Array:
+        return pc.fill_null(pc.match_substring_regex(values, pattern, ignore_case=True),
+                            False)
+
+    candidates = filled.copy()
+    for c, f in mapping.items():
+        if f in ("case_reference", "subject_reference"):
+            values = body[c]
+            loose = pc.or_(values.is_null(), pc.or_(matches(values, TOTAL_PATTERN),
+                                                    matches(values, COUNT_PATTERN)))
+            candidates &= loose.to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(candidates)
+    totals = np.zeros(len(filled), dtype=bool)
+    if not len(rows):
+        return totals
+    take = pa.array(rows, type=pa.int64())
+    has_label = np.zeros(len(rows), dtype=bool)
+    only_counts = np.ones(len(rows), dtype=bool)
+    for column in body.values():
+        values = column.take(take)
+        label = matches(values, TOTAL_PATTERN)
+        has_label |= label.to_numpy(zero_copy_only=False)
+        only_counts &= pc.or_(pc.or_(values.is_null(), label),
+                              matches(values, COUNT_PATTERN)).to_numpy(zero_copy_only=False)
+    totals[rows[has_label & only_counts]] = True
+    return totals
 
 
 def _data_sheet(
@@ -358,18 +390,7 @@ def _data_sheet(
         filled = np.zeros(height, dtype=bool)
         for column in body.values():
             filled |= column.is_valid().to_numpy(zero_copy_only=False)
-        # A totals row says "Total" somewhere and has no case or subject reference.
-        candidates = filled.copy()
-        for c, f in mapping.items():
-            if f in ("case_reference", "subject_reference"):
-                values = body[c]
-                is_label = pc.fill_null(pc.match_substring_regex(
-                    values, TOTAL_PATTERN, ignore_case=True), False)
-                blank_or_label = pc.or_(values.is_null(), is_label)
-                candidates &= blank_or_label.to_numpy(zero_copy_only=False)
-        totals = np.zeros(height, dtype=bool)
-        for i in np.flatnonzero(candidates):
-            totals[i] = any(_is_total_label(a[i].as_py()) for a in body.values())
+        totals = _totals_rows(body, mapping, filled)
         keep = filled & ~totals
     indices = np.flatnonzero(keep)
     if len(indices) == height:  # no blank or totals rows: nothing to take

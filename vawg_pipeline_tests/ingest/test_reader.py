@@ -62,6 +62,28 @@ def test_blank_rows_and_columns_merged_banner_and_extra_columns(tmp_path: Path) 
     assert sheet.data["case_reference"].tolist() == ["PSD-0001", "PSD-0002", "PSD-0003"]
 
 
+@pytest.mark.parametrize("first_two", [("case_reference", "subject_reference"),
+                                       ("subject_reference", "case_reference"),
+                                       ("subject_role", "case_reference")])
+def test_a_totals_row_is_not_data_whatever_the_column_order(
+    tmp_path: Path, first_two: tuple[str, str]
+) -> None:
+    """"Total" in the first column and the count beside it, under any heading."""
+    order = [*first_two, *(f for f in HEADINGS if f not in first_two)]
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(i) for i in range(4)],
+                      headings={f: HEADINGS[f] for f in order}, totals_row=True)
+    raw = read_return(path)
+    assert raw.rows_read == 4
+    assert raw.sheets[0].data["_row"].tolist() == [2, 3, 4, 5]
+
+
+def test_a_row_saying_total_among_case_values_stays_data(tmp_path: Path) -> None:
+    """Only labels and counts make a totals row: a case row is never dropped as one."""
+    rows = [good_row(1), good_row(2, case_reference="Total", restriction="Suspended")]
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", rows))
+    assert raw.rows_read == 2
+
+
 def test_two_data_sheets_keep_their_sheet_names(tmp_path: Path) -> None:
     complaints = [good_row(i, case_type="Public complaint") for i in range(1, 4)]
     conduct = [good_row(i) for i in range(10, 15)]
