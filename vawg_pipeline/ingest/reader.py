@@ -37,6 +37,8 @@ HEADER_SEARCH_ROWS = 40
 ROW_COLUMN = "_row"
 # "Total", "TOTALS:", "Grand total" (cells are already trimmed).
 TOTAL_PATTERN = r"^[^A-Za-z]*(grand[^A-Za-z]*)?totals?[^A-Za-z]*$"
+# Zero-width characters are not whitespace to Unicode, but a cell of only them is blank.
+INVISIBLE_ONLY = r"^[\s\p{Z}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+$"
 # A count in a totals row: 42, 1,234, 12.5, 40%.
 COUNT_PATTERN = r"^[-+]?[0-9][0-9,]*(\.[0-9]+)?%?$"
 # A sheet "looks like the return" but lacks columns when at least this many required
@@ -324,8 +326,10 @@ def _has_cells_below(grid: Grid, header_index: int) -> bool:
 
 
 def _blank_to_null(column: pa.Array) -> pa.Array:
+    """Cells trimmed; a cell of nothing but spaces (zero-width ones too) is blank."""
     trimmed = pc.utf8_trim_whitespace(column)
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    blank = pc.or_(pc.equal(trimmed, ""), pc.match_substring_regex(trimmed, INVISIBLE_ONLY))
+    return pc.if_else(blank, pa.scalar(None, pa.string()), trimmed)
 
 
 def _totals_rows(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import openpyxl
 import pandas as pd
 import pytest
 
@@ -185,6 +186,25 @@ def test_pseudonyms_follow_a_subject_across_cases_and_spellings(tmp_path, key) -
     assert other_force.cases["subject_pseudonym"].iloc[0] != pseudonyms[0]
     other_key = ingest(tmp_path, rows[:1], PseudonymKey(b"another key"))
     assert other_key.cases["subject_pseudonym"].iloc[0] != pseudonyms[0]
+
+
+def test_a_reference_copied_with_unusual_spaces_is_the_same_subject(tmp_path, key) -> None:
+    """Non-breaking, thin and zero-width spaces are spaces: one subject, one pseudonym."""
+    written = ["MP 100009", "MP\u00a0100009", "mp\u2009100009", "MP\u200b100009",
+               "\u00a0MP100009\u00a0"]
+    rows = [good_row(i, subject_reference=ref) for i, ref in enumerate(written)]
+    result = ingest(tmp_path, rows, key)
+    assert result.rows_stored == len(written)
+    assert result.cases["subject_pseudonym"].nunique() == 1
+
+
+def test_a_row_of_invisible_characters_is_not_data(tmp_path, key) -> None:
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)])
+    wb = openpyxl.load_workbook(path)
+    wb.active.append(["\u200b", "\u00a0", "\ufeff"])
+    wb.save(path)
+    result = ingest_return(path, "kent", key)
+    assert (result.rows_read, result.rows_quarantined) == (2, 0)
 
 
 def test_ingestion_is_deterministic(tmp_path, rows, key) -> None:
