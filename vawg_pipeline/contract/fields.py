@@ -17,7 +17,7 @@ CONTRACT_FILE = "return_contract.toml"
 FIELD_KINDS = ("text", "category", "date", "flag")
 
 _PUNCTUATION = re.compile(r"[^0-9a-z]+")
-_PARENTHETICAL = re.compile(r"\(.*?\)|\[.*?\]")
+_PARENTHETICAL = re.compile(r"\(.*?\)|\[.*?\]", re.DOTALL)  # hints may wrap lines
 
 
 def normalise_heading(text: object) -> str:

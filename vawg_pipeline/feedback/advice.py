@@ -147,9 +147,6 @@ def refusal_advice(error: str, contract: Contract | None = None) -> str:
         advice = ("Put the column headings of the return in one row within the first "
                   f"{HEADER_SEARCH_ROWS} rows of a sheet, including every required "
                   f"column — {listed}.")
-    elif "all mean" in text:
-        advice = ("Two or more columns carry the same field: keep one of them and delete "
-                  "or rename the others, then send the file again.")
     elif "neither utf-8 nor windows-1252" in text:
         advice = ("Save the CSV as \"CSV UTF-8\" (or save the return as .xlsx) and send "
                   "it again.")

@@ -145,7 +145,7 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
                     and _has_cells_below(grid, header_index)):
                 incomplete.append((sheet_name, header_index + 1, missing))
             continue
-        sheets.append(_data_sheet(name, sheet_name, grid, header_index, mapping))
+        sheets.append(_data_sheet(sheet_name, grid, header_index, mapping, contract))
 
     def missing_columns(sheet_name: str, row: int, missing: list[str]) -> str:
         headings = "; ".join(
@@ -369,27 +369,47 @@ def _totals_rows(
     return totals
 
 
-def _data_sheet(
-    file_name: str, sheet_name: str, grid: Grid, header_index: int,
-    mapping: dict[int, str]
-) -> RawSheet:
-    header = grid.row(header_index)
+def _one_column_per_field(
+    header: dict[int, object], mapping: dict[int, str], contract: Contract
+) -> tuple[dict[int, str], dict[str, int]]:
+    """Where two columns mean one field, keep the one with the contract's likelier
+    heading ("Date Recorded" over "Date Received"); the others become extra columns.
+
+    Returns the kept mapping and, per set-aside column, its report text -> position.
+    """
+    def rank(col: int, field: str) -> tuple[int, int]:
+        keys = [normalise_heading(h) for h in (field, *contract[field].headings)]
+        cell = header[col]
+        for key in (normalise_heading(cell), heading_without_hint(cell)):
+            if key in keys:
+                return keys.index(key), col
+        return len(keys), col
+
     by_field: dict[str, list[int]] = {}
     for col, f in mapping.items():
         by_field.setdefault(f, []).append(col)
+    kept: dict[int, str] = {}
+    duplicates: dict[str, int] = {}
     for f, cols in by_field.items():
-        if len(cols) > 1:
-            headings = ", ".join(repr(str(header[c]).strip()) for c in cols)
-            raise ReturnRefused(
-                file_name, f"sheet {sheet_name!r}, header row {header_index + 1}: columns "
-                f"{headings} all mean {f}; keep one"
-            )
+        chosen, *others = sorted(cols, key=lambda c: rank(c, f))
+        kept[chosen] = f
+        for col in others:
+            duplicates[f"{str(header[col]).strip()} (also means {f}; "
+                       f"{str(header[chosen]).strip()!r} was used)"] = col
+    return dict(sorted(kept.items())), duplicates
+
+
+def _data_sheet(
+    sheet_name: str, grid: Grid, header_index: int, mapping: dict[int, str],
+    contract: Contract,
+) -> RawSheet:
+    header = grid.row(header_index)
+    mapping, duplicates = _one_column_per_field(header, mapping, contract)
     start = header_index + 1
     body = {c: _blank_to_null(a.slice(start)) for c, a in grid.columns.items()}
     height = grid.height - start
     if height <= 0:
-        body_rows = np.zeros(0, dtype=bool)
-        keep = body_rows
+        keep = np.zeros(0, dtype=bool)
     else:
         filled = np.zeros(height, dtype=bool)
         for column in body.values():
@@ -408,9 +428,9 @@ def _data_sheet(
     })
     data[ROW_COLUMN] = (indices + start + 1).astype("int64")
 
-    extra: list[str] = []
+    extra: list[str] = list(duplicates)
     for col, cell in header.items():
-        if col in mapping:
+        if col in mapping or col in duplicates.values():
             continue
         heading = None if cell is None else str(cell).strip()
         if heading:

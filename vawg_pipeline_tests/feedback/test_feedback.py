@@ -213,8 +213,8 @@ def test_advice_follows_the_contract_for_every_category_field() -> None:
     ("r.csv: CSV is neither UTF-8 nor Windows-1252 (byte 0x81 at offset 3)", "CSV UTF-8"),
     ("r.pdf: format .pdf is not accepted (accepted: .xlsx)", ".ods"),
     ("r.xlsx: no sheet looks like the return: no row within the first 40 rows", "Warrant No"),
-    ("r.xlsx: sheet 'A', header row 1: columns 'Role', 'Subject Type' all mean subject_role; "
-     "keep one", "keep one of them"),
+    ("r.xlsx: sheet 'Conduct', header row 1: required column(s) missing: "
+     "criminal_investigation (e.g. Criminal Investigation, Crim Inv)", "Criminal Investigation"),
 ])
 def test_refusal_advice(error: str, expected: str) -> None:
     advice = refusal_advice(error)

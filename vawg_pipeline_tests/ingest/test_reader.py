@@ -162,6 +162,27 @@ def test_headings_with_hints_and_aliases(tmp_path: Path) -> None:
                                           "date_recorded"}
 
 
+def test_a_hint_may_wrap_onto_several_lines(tmp_path: Path) -> None:
+    headings = dict(HEADINGS, criminal_investigation="Crim Inv\n(Y/\nN)",
+                    date_recorded="Date Recorded\n(dd/mm/\nyyyy)")
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", [good_row(1)], headings=headings))
+    assert raw.rows_read == 1 and raw.extra_columns == []
+
+
+def test_two_columns_for_one_field_keep_the_contract_heading(tmp_path: Path) -> None:
+    """Complaints data often carries a received and a recorded date: the contract's own
+    heading is used, the other column is reported, and the file is not refused."""
+    headings = {**HEADINGS, "received": "Date Received", "summary": "Summary"}
+    rows = [dict(good_row(i), received=dt.datetime(2021, 9, 1), summary="personal text")
+            for i in range(3)]
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", rows, headings=headings))
+    sheet = raw.sheets[0]
+    assert sheet.columns["date_recorded"] == HEADINGS["date_recorded"]
+    assert sheet.data["date_recorded"].iloc[0].startswith("2021-10-05")
+    assert any(e.startswith("Date Received (also means date_recorded") for e in raw.extra_columns)
+    assert any(e.startswith("Summary (also means notes") for e in raw.extra_columns)
+
+
 def test_text_none_is_text_not_missing(tmp_path: Path) -> None:
     raw = read_return(write_xlsx(tmp_path / "r.xlsx", [good_row(1, restriction="None")]))
     assert raw.sheets[0].data["restriction"].iloc[0] == "None"
