@@ -36,6 +36,7 @@ DATE_FORMATS = (
 TIME_OF_DAY = r"(?:\s+|T)(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?$"
 SPACES = r"[\s\p{Z}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+"  # RE2: \s alone is ASCII
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # serial 1 = 1900-01-01 (Lotus leap-year bug)
+MAC_EPOCH = pd.Timestamp("1904-01-01")  # serial 0 in a workbook using the 1904 system
 # The largest serial a day count can hold (106,751 days: the year 2192). A larger number
 # in a date column is a typing slip (444740), not a date, and is reported as unreadable.
 _MAX_SERIAL = pd.Timedelta.max.days
@@ -51,14 +52,14 @@ def _text_series(array: pa.Array, index: pd.Index) -> pd.Series:
     return pd.Series(pd.arrays.ArrowStringArray(array), index=index, copy=False)
 
 
-def _parse_distinct_dates(text: pd.Series) -> pd.Series:
+def _parse_distinct_dates(text: pd.Series, epoch: pd.Timestamp) -> pd.Series:
     """Timestamps for the readable values of ``text`` (NaT for the rest)."""
     text = text.str.strip()
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     number = pd.to_numeric(text, errors="coerce")
     serial = number.notna() & (number >= 1) & (number <= _MAX_SERIAL)
     if serial.any():
-        parsed[serial] = EXCEL_EPOCH + pd.to_timedelta(np.floor(number[serial]), unit="D")
+        parsed[serial] = epoch + pd.to_timedelta(np.floor(number[serial]), unit="D")
     date_part = text.str.replace(TIME_OF_DAY, "", regex=True)
     for fmt in DATE_FORMATS:
         todo = parsed.isna() & ~serial
@@ -68,11 +69,13 @@ def _parse_distinct_dates(text: pd.Series) -> pd.Series:
     return parsed.dt.normalize()
 
 
-def parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+def parse_dates(
+    raw: pd.Series, epoch: pd.Timestamp = EXCEL_EPOCH
+) -> tuple[pd.Series, pd.Series]:
     """(dates, unreadable): the date of every readable cell, and the text of the rest."""
     encoded = _arrow(raw).dictionary_encode()
     distinct = pd.Series(encoded.dictionary.to_pylist(), dtype=object)
-    parsed = _parse_distinct_dates(distinct.astype(str)) if len(distinct) else \
+    parsed = _parse_distinct_dates(distinct.astype(str), epoch) if len(distinct) else \
         pd.Series([], dtype="datetime64[ns]")
     dates = pa.array(parsed, type=pa.timestamp("ns"), from_pandas=True).take(encoded.indices)
     unreadable = pa.array(distinct.where(parsed.isna(), None), type=pa.string(),
@@ -124,9 +127,13 @@ def _fingerprints(frame: pd.DataFrame, personal: pd.DataFrame,
 
 
 def normalise_rows(
-    data: pd.DataFrame, contract: Contract, received_date: str
+    data: pd.DataFrame, contract: Contract, received_date: str,
+    serial_epoch: pd.Timestamp = EXCEL_EPOCH,
 ) -> pd.DataFrame:
     """The validation frame: present fields normalised, helper columns added.
+
+    ``serial_epoch`` is day 0 of the workbook's date serials (1904-01-01 for a workbook
+    saved with the 1904 date system).
 
     Personal free text (name, notes) only contributes to the row fingerprint, so exact
     duplicates are told from conflicts, and is then left out of the frame.
@@ -138,7 +145,7 @@ def normalise_rows(
         if f.kind in ("category", "flag"):
             out[f.name] = map_spellings(raw, f.value_lookup, f.blank)
         elif f.kind == "date":
-            out[f.name], out[f.name + UNREADABLE_SUFFIX] = parse_dates(raw)
+            out[f.name], out[f.name + UNREADABLE_SUFFIX] = parse_dates(raw, serial_epoch)
         elif f.name == "subject_reference":
             out[f.name] = normalise_reference(raw)
         elif not f.personal:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,8 @@ class RawReturn:
     file_name: str
     sheets: list[RawSheet]
     ignored_sheets: list[str] = field(default_factory=list)
+    # Saved with the 1904 date system (old Mac Excel): date serials count from 1904.
+    date_1904: bool = False
 
     @property
     def rows_read(self) -> int:
@@ -165,7 +168,8 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
             "the required headings "
             f"({', '.join(f.name for f in contract.required)})",
         )
-    return RawReturn(file_name=name, sheets=sheets, ignored_sheets=ignored)
+    return RawReturn(file_name=name, sheets=sheets, ignored_sheets=ignored,
+                     date_1904=suffix in (".xlsx", ".xlsm") and _uses_1904_dates(path))
 
 
 # --- formats ----------------------------------------------------------------------------
@@ -207,6 +211,16 @@ def _read_spreadsheet(path: Path) -> list[tuple[str, Grid]]:
             f"{path.suffix.lower()} workbook"
         ) from exc
     return grids
+
+
+def _uses_1904_dates(path: Path) -> bool:
+    """Whether an .xlsx workbook declares the 1904 date system (``workbookPr date1904``)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            workbook = archive.read("xl/workbook.xml")[:4096].decode("utf-8", "replace")
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return False
+    return re.search(r"<(?:\w+:)?workbookPr\b[^>]*\bdate1904=\"(?:1|true)\"", workbook) is not None
 
 
 def _is_encrypted_ole(path: Path) -> bool:

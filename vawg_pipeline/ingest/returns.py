@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from vawg_pipeline.contract import Contract, load_contract
-from vawg_pipeline.ingest.normalise import normalise_rows
+from vawg_pipeline.ingest.normalise import EXCEL_EPOCH, MAC_EPOCH, normalise_rows
 from vawg_pipeline.ingest.reader import ROW_COLUMN, ReturnRefused, read_return
 from vawg_pipeline.ingest.validate import find_problems
 from vawg_pipeline.privacy import PseudonymKey
@@ -106,7 +106,8 @@ def ingest_return(
         [sheet.data.assign(source_sheet=sheet.sheet) for sheet in raw.sheets],
         ignore_index=True,
     ) if len(raw.sheets) > 1 else raw.sheets[0].data.assign(source_sheet=raw.sheets[0].sheet)
-    frame = normalise_rows(raw_rows, contract, received_date)
+    frame = normalise_rows(raw_rows, contract, received_date,
+                           serial_epoch=MAC_EPOCH if raw.date_1904 else EXCEL_EPOCH)
     frame["source_sheet"] = raw_rows["source_sheet"].to_numpy()
     frame["source_row"] = raw_rows[ROW_COLUMN].to_numpy()
     # An optional column one sheet has and another lacks is unknown on the latter's

@@ -92,6 +92,22 @@ def test_a_date_no_calendar_holds_quarantines_only_its_row(tmp_path, key, writte
     assert "cannot be read as a date" in result.quarantine["reason"].iloc[0]
 
 
+def test_a_workbook_on_the_1904_date_system(tmp_path, key) -> None:
+    """Old Mac Excel counts date serials from 1904: a date cell, and a date left in
+    General format (a bare serial), are both the dates the force typed."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)])
+    wb = openpyxl.load_workbook(path)
+    wb.epoch = openpyxl.utils.datetime.CALENDAR_MAC_1904
+    column = list(HEADINGS).index("date_recorded") + 1
+    for row in (2, 3):
+        wb.active.cell(row=row, column=column, value=dt.datetime(2021, 4, 3))
+    wb.active.cell(row=3, column=column).number_format = "General"
+    wb.save(path)
+    result = ingest_return(path, "kent", key)
+    assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
+    assert result.cases["date_recorded"].tolist() == [dt.date(2021, 4, 3)] * 2
+
+
 def test_csv_dates_are_never_month_first(tmp_path, key) -> None:
     rows = [good_row(1, date_recorded=dt.datetime(2021, 12, 1)),
             good_row(2, date_recorded="12/13/2021")]
