@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from vawg_pipeline.contract import Contract, normalise_value
 from vawg_pipeline.contract.schema import (
+    EARLIEST_DATE,
     KEY,
     KEY_REPEATED,
     RECEIVED_DATE,
@@ -57,7 +58,10 @@ def _parse_distinct_dates(text: pd.Series, epoch: pd.Timestamp) -> pd.Series:
     text = text.str.strip()
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     number = pd.to_numeric(text, errors="coerce")
-    serial = number.notna() & (number >= 1) & (number <= _MAX_SERIAL)
+    # A bare number is a date serial only from the contract's earliest date on: "2021"
+    # typed for a year is reported as written, not as a date in 1905.
+    first_serial = (EARLIEST_DATE - epoch).days
+    serial = number.notna() & (number >= first_serial) & (number <= _MAX_SERIAL)
     if serial.any():
         parsed[serial] = epoch + pd.to_timedelta(np.floor(number[serial]), unit="D")
     date_part = text.str.replace(TIME_OF_DAY, "", regex=True)

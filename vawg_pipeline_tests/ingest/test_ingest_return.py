@@ -82,7 +82,7 @@ def test_every_day_first_date_form(tmp_path, key, written) -> None:
 
 
 @pytest.mark.parametrize("written", [444740, 20211005, 110000, "01/01/3021",
-                                     "05/10/2021 25:00"])
+                                     "05/10/2021 25:00", 2021, "2021"])
 def test_a_date_no_calendar_holds_quarantines_only_its_row(tmp_path, key, written) -> None:
     """A slip of the keyboard in one date (an extra digit, yyyymmdd typed as a number)
     is that row's problem, never the file's."""
@@ -90,6 +90,8 @@ def test_a_date_no_calendar_holds_quarantines_only_its_row(tmp_path, key, writte
     assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (2, 1, 1)
     assert result.quarantine["field"].tolist() == ["date_recorded"]
     assert "cannot be read as a date" in result.quarantine["reason"].iloc[0]
+    # The value is reported as the force wrote it (a year stays "2021", not 1905-07-13).
+    assert str(written) in result.quarantine["reason"].iloc[0]
 
 
 def test_a_workbook_on_the_1904_date_system(tmp_path, key) -> None:
