@@ -78,16 +78,19 @@ class _Certificates:
 
     Each certificate is a table v + y satisfying every constraint and bound and moving
     only withheld cells (or an unbounded direction of such tables). It holds for every
-    attacker whose known cells it does not move, for as long as the cells it moves stay
-    withheld. ``hi``/``lo`` (attackers x cells, deviations) are the largest and
-    smallest value any valid certificate gives each cell: the cell's true interval for
-    that attacker contains [v + lo, v + hi]. They are kept up to date as certificates
-    arrive, and recomputed only for the cells a suspended certificate moved.
+    attacker whose known cells it does not move and whose floors it respects, for as
+    long as the cells it moves stay withheld. ``hi``/``lo`` (attackers x cells,
+    deviations) are the largest and smallest value any valid certificate gives each
+    cell: the cell's true interval for that attacker contains [v + lo, v + hi]. They
+    are kept up to date as certificates arrive, and recomputed only for the cells a
+    suspended certificate moved.
     """
 
-    def __init__(self, n: int, known: np.ndarray) -> None:
+    def __init__(self, n: int, known: np.ndarray, room_down: np.ndarray, tol: float) -> None:
         self.n = n
         self.known = known
+        self.room_down = room_down  # attackers x cells: how far each may fall
+        self.tol = tol
         self.k = 0
         self.y = np.zeros((256, n))
         self.ray = np.zeros(256, dtype=bool)
@@ -106,7 +109,10 @@ class _Certificates:
             self.ray = np.concatenate([self.ray, np.zeros(grow, dtype=bool)])
             self.alive = np.concatenate([self.alive, np.zeros(grow, dtype=bool)])
             self.touch = np.vstack([self.touch, np.zeros((grow, self.touch.shape[1]), bool)])
-        touch = self.known[:, moved].any(axis=1)
+        # It does not hold for an attacker whose known cells it moves, or who knows a
+        # cell it lowers is more than that (the cell's floor).
+        touch = self.known[:, moved].any(axis=1) | (
+            solution.y[moved] < -self.room_down[:, moved] - self.tol).any(axis=1)
         self.y[self.k] = solution.y
         self.ray[self.k] = solution.ray
         self.alive[self.k] = True
@@ -177,7 +183,12 @@ class _Auditor:
         self.names = cells.attacker_names()
         self.nattack = len(self.names)
         self.known = np.stack([cells.known_by(a) for a in self.names])
-        self.certificates = _Certificates(cells.n, self.known)
+        self.room_up = cells.upper - cells.values
+        # How far each cell may fall for each attacker: to its lower bound, or to the
+        # floor an insider knows (its own contribution).
+        self.room_down = np.stack(
+            [np.maximum(cells.values - cells.lower_for(a), 0.0) for a in self.names])
+        self.certificates = _Certificates(cells.n, self.known, self.room_down, tol)
         self.model: DeviationModel | None = None
         self.model_cells = np.zeros(cells.n, dtype=bool)
         self._full: DeviationModel | None = None
@@ -186,8 +197,6 @@ class _Auditor:
         shape = (self.nattack, cells.n)
         self.exact_lo = np.zeros(shape, dtype=bool)
         self.exact_hi = np.zeros(shape, dtype=bool)
-        self.room_up = cells.upper - cells.values
-        self.room_down = np.maximum(cells.values - cells.lower, 0.0)
         # Cells the LPs' solutions should avoid moving (the secondaries, which the
         # redundancy pass may publish again): a small cost per unit moved.
         self.avoid: np.ndarray | None = None
@@ -256,7 +265,7 @@ class _Auditor:
         if not failing.size:
             return
         assert self.model is not None
-        self.model.set_free(self.withheld & ~self.known[a])
+        self.model.set_free(self.withheld & ~self.known[a], self.room_down[a])
         passes = (True, False) if self.avoid is not None else (False,)
         for steer in passes:
             for cell in failing.tolist():
@@ -271,7 +280,7 @@ class _Auditor:
     def _uncapped_ok(self, a: int, cells: np.ndarray) -> np.ndarray:
         p, tol = self.protection, self.tol
         hi, lo = self.hi[a, cells], self.lo[a, cells]
-        room_up, room_down = self.room_up[cells], self.room_down[cells]
+        room_up, room_down = self.room_up[cells], self.room_down[a, cells]
         upper = np.minimum(p.upper[cells], room_up)
         lower = np.minimum(p.lower[cells], room_down)
         sliding = np.minimum(p.sliding[cells], room_up + room_down)
@@ -291,7 +300,7 @@ class _Auditor:
         key = (a, cell)
         if key not in self.apriori:
             public = self.cells.must_publish & ~self.rule_withheld
-            self.full.set_free(~self.known[a] & ~public)
+            self.full.set_free(~self.known[a] & ~public, self.room_down[a])
             hi, _ = self.full.extreme(cell, UP)
             lo, _ = self.full.extreme(cell, DOWN)
             self.apriori[key] = (lo, hi)
@@ -305,7 +314,7 @@ class _Auditor:
             lo, hi = self._apriori(a, cell)
             room_up, room_down = hi, -lo
         else:
-            room_up, room_down = float(self.room_up[cell]), float(self.room_down[cell])
+            room_up, room_down = float(self.room_up[cell]), float(self.room_down[a, cell])
         return Requirement(
             upper=min(float(p.upper[cell]), room_up),
             lower=min(float(p.lower[cell]), room_down),
@@ -588,7 +597,8 @@ def protect_cells(
         costs = np.where(withheld, _WITHHELD_COST, base_costs)
         for direction, magnitude in ((UP, up), (DOWN, down)):
             if magnitude > tol:
-                y = patterns.pattern(cell, direction, magnitude, free, costs)
+                y = patterns.pattern(cell, direction, magnitude, free, costs,
+                                     auditor.room_down[a])
                 if y is not None:
                     withheld[y != 0] = True
                     auditor.certificates.add(Solution(y, ray=False))

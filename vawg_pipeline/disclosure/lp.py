@@ -161,16 +161,23 @@ class DeviationModel:
             self.h.changeColsCost(changed.size, changed.astype(np.int32), costs[changed])
             self.col_cost[changed] = costs[changed]
 
-    def _free_bounds(self, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _free_bounds(
+        self, free: np.ndarray, room_down: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         local_free = free[self.cols]
+        down = self.room_down if room_down is None else room_down[self.cols]
         upper = np.zeros(2 * self.cols.size)
         upper[0::2] = np.where(local_free, self.room_up, 0.0)
-        upper[1::2] = np.where(local_free, self.room_down, 0.0)
+        upper[1::2] = np.where(local_free, down, 0.0)
         return np.zeros(2 * self.cols.size), upper
 
-    def set_free(self, free: np.ndarray) -> None:
-        """Let the cells in ``free`` (full mask) move; fix every other cell."""
-        self.apply_bounds(*self._free_bounds(free))
+    def set_free(self, free: np.ndarray, room_down: np.ndarray | None = None) -> None:
+        """Let the cells in ``free`` (full mask) move; fix every other cell.
+
+        room_down: how far each cell (full-length) may fall, if not to ``lower``: an
+        insider's floors leave it less room.
+        """
+        self.apply_bounds(*self._free_bounds(free, room_down))
 
     # -- solving -----------------------------------------------------------------------
     def _run(self, from_truth: bool = True) -> highspy.HighsModelStatus:
@@ -252,12 +259,13 @@ class DeviationModel:
         magnitude: float,
         free: np.ndarray,
         cell_costs: np.ndarray,
+        room_down: np.ndarray | None = None,
     ) -> np.ndarray | None:
         """The cheapest deviation that moves ``cell`` by exactly ``magnitude`` up or
-        down, moving only ``free`` cells, at ``cell_costs`` per unit moved. None if
-        there is none."""
+        down, moving only ``free`` cells (each down by at most ``room_down``, if given),
+        at ``cell_costs`` per unit moved. None if there is none."""
         k = int(self.local[cell])
-        lower, upper = self._free_bounds(free)
+        lower, upper = self._free_bounds(free, room_down)
         col = 2 * k + (0 if direction == UP else 1)
         other = 2 * k + (1 if direction == UP else 0)
         lower[col] = upper[col] = magnitude

@@ -18,7 +18,9 @@ Conventions (as in tau-Argus and sdcTable):
 - an attacker other than the public ("outsider") knows some cells exactly (an insider:
   a force knows its own figures). A cell known to an attacker is not protected against
   that attacker, and a cell the attacker can work out from its own knowledge alone
-  (whatever is published) is protected only as far as that knowledge allows.
+  (whatever is published) is protected only as far as that knowledge allows;
+- an insider may also know a floor under cells it does not know: its own contribution
+  to a cell that adds up every force (a national table), which the cell is at least.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class LinkedCells:
         public knowledge unless they are withheld.
     attackers: insiders by name -> mask of the cells each knows exactly. The outsider
         (knows only what is published) is always attacked as well.
+    floors: insiders by name -> per cell, a value the insider knows the cell is at
+        least (its own contribution); raises ``lower`` for that insider only.
     """
 
     values: np.ndarray
@@ -86,6 +90,7 @@ class LinkedCells:
     cost: np.ndarray | None = None
     must_publish: np.ndarray | None = None
     attackers: dict[str, np.ndarray] = field(default_factory=dict)
+    floors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=float)
@@ -124,6 +129,15 @@ class LinkedCells:
                 raise ValueError(f"attacker {name!r}: mask must have one entry per cell")
             attackers[str(name)] = known
         self.attackers = attackers
+        floors: dict[str, np.ndarray] = {}
+        for name, floor in self.floors.items():
+            if name not in attackers:
+                raise ValueError(f"floors given for {name!r}, which is not an insider")
+            values = np.asarray(floor, dtype=float)
+            if values.shape != (n,) or np.any(values > self.values + 1e-9):
+                raise ValueError(f"insider {name!r}: one floor per cell, none above its value")
+            floors[str(name)] = values
+        self.floors = floors
 
     @property
     def n(self) -> int:
@@ -132,6 +146,12 @@ class LinkedCells:
     def attacker_names(self) -> list[str]:
         """The outsider first, then the insiders in a stable (sorted) order."""
         return [OUTSIDER, *sorted(self.attackers)]
+
+    def lower_for(self, attacker: str) -> np.ndarray:
+        """What ``attacker`` knows each cell is at least: ``lower``, or its floor."""
+        if attacker in self.floors:
+            return np.maximum(self.lower, self.floors[attacker])
+        return self.lower
 
     def known_by(self, attacker: str) -> np.ndarray:
         """Mask of the cells ``attacker`` knows exactly whatever is published."""

@@ -88,3 +88,44 @@ def test_protection_levels_up_and_down_are_both_met() -> None:
 def test_inconsistent_values_are_refused() -> None:
     with pytest.raises(ValueError, match="does not hold"):
         LinkedCells(np.array([1.0, 2.0, 4.0]), [Constraint.total(2, [0, 1])])
+
+
+def _line_with_an_insider(floors: list[float] | None) -> LinkedCells:
+    """One published total over three parts; one insider (kent) who knows no part
+    exactly but, with ``floors``, knows each part is at least its own contribution."""
+    values = [4.0, 2.0, 7.0, 13.0]  # x1 + x2 + x3 = T
+    return LinkedCells(
+        values, [Constraint.total(3, [0, 1, 2])],
+        labels=["x1", "x2", "x3", "T"],
+        attackers={"kent": mask_of([], 4)},
+        floors={"kent": floors} if floors is not None else {},
+    )
+
+
+def test_an_insiders_own_contributions_narrow_what_it_can_tell() -> None:
+    """Kent's own 3, 2 and 6 under x1, x2, x3: with x1 and x2 withheld beside a published
+    total, Kent knows x1 is between its 3 and 13 - 7 - 2 = 4: width 1, not 5."""
+    protection = Protection.for_cells(4, [0, 1], sliding=5)
+    blind = audit_cells(_line_with_an_insider(None), [0, 1], protection)
+    assert blind.passed and blind.interval(0, "kent") == (0.0, 6.0)
+    informed = audit_cells(_line_with_an_insider([3.0, 2.0, 6.0, 0.0]), [0, 1], protection)
+    assert not informed.passed
+    assert informed.interval(0, "kent") == (3.0, 4.0)
+    assert informed.interval(0) == (0.0, 6.0)  # the public knows no floors
+
+
+def test_suppression_protects_against_an_insiders_floors() -> None:
+    cells = _line_with_an_insider([3.0, 2.0, 6.0, 0.0])
+    protection = Protection.for_cells(4, [0, 1], sliding=5)
+    result = protect_cells(cells, protection)
+    assert not result.unresolved
+    audit = audit_cells(cells, result.withheld, protection)
+    assert audit.passed
+    lo, hi = audit.interval(0, "kent")
+    assert hi - lo >= 5
+    assert result.withheld[3]  # the total had to go too
+
+
+def test_a_floor_above_the_value_is_refused() -> None:
+    with pytest.raises(ValueError, match="none above its value"):
+        _line_with_an_insider([5.0, 0.0, 0.0, 0.0])
