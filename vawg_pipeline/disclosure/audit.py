@@ -82,10 +82,12 @@ def audit(
     tables_with_withheld: Mapping[str, pd.DataFrame],
     specs: Mapping[str, TableSpec],
     rules: DisclosureRules,
+    contributions: Mapping[str, pd.DataFrame] | None = None,
 ) -> AuditReport:
-    """Audit tables as ``protect`` returns them (true ``value`` plus ``withheld``)."""
+    """Audit tables as ``protect`` returns them (true ``value`` plus ``withheld``),
+    with each insider's own contributions to the national tables if given."""
     started = time.perf_counter()
-    linked = link_published_tables(tables_with_withheld, specs, rules)
+    linked = link_published_tables(tables_with_withheld, specs, rules, contributions)
     cells = linked.cells
     n = cells.n
     tables_of = linked.cell_tables()

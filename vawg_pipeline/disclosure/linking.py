@@ -12,7 +12,9 @@ each combination of values of the other dimensions (Totals included), the sum ov
 dimension's categories equals the row with that dimension at Total.
 
 An insider is a force: it knows every cell whose force value is its own code, in every
-table that has the force dimension.
+table that has the force dimension. In a table without it (a national table) the force
+knows its own contribution to every cell, and so that the cell is at least that much:
+given the forces' contributions, those are its floors.
 """
 
 from __future__ import annotations
@@ -70,8 +72,13 @@ def link_tables(
     value_column: str = "value",
     force_dimension: str | None = "force",
     withheld_lower_bound: float = 0.0,
+    contributions: Mapping[str, pd.DataFrame] | None = None,
 ) -> LinkedTables:
     """Build the linked cell problem of ``tables`` (long form, as ``count_table`` makes).
+
+    contributions: for tables without the force dimension, each force's own counts:
+        the table's rows with a leading ``force_dimension`` column (long form, Totals
+        included). They become the insiders' floors.
 
     Tables are taken in table_id order so that the cell numbering, and so every
     tie-break of the solver, does not depend on the order the caller listed them in.
@@ -150,6 +157,10 @@ def link_tables(
             mask = np.zeros(len(keys), dtype=bool)
             mask[members] = True
             attackers[force] = mask
+    floors = _floors(contributions or {}, specs, index, value_column, force_dimension) \
+        if force_dimension else {}
+    for force in floors:
+        attackers.setdefault(force, np.zeros(len(keys), dtype=bool))
 
     line_list = list(lines.values())
     cells_problem = LinkedCells(
@@ -157,7 +168,8 @@ def link_tables(
         constraints=[line.constraint() for line in line_list],
         labels=[cell_label(k) for k in keys],
         lower=lower,
-        attackers=attackers,
+        attackers=dict(sorted(attackers.items())),
+        floors=floors,
     )
     return LinkedTables(
         cells=cells_problem,
@@ -167,3 +179,28 @@ def link_tables(
         row_labels=row_labels,
         table_order=order,
     )
+
+
+def _floors(
+    contributions: Mapping[str, pd.DataFrame], specs: Mapping[str, TableSpec],
+    index: Mapping[CellKey, int], value_column: str, force_dimension: str,
+) -> dict[str, np.ndarray]:
+    """Per force, the floor of every cell: its own contribution (0 where it has none)."""
+    floors: dict[str, np.ndarray] = {}
+    for table_id, frame in sorted(contributions.items()):
+        spec = specs[table_id]
+        if force_dimension in spec.dimensions:
+            raise ValueError(f"{table_id}: a force-level table needs no contributions")
+        dims = list(spec.dimensions)
+        forces = frame[force_dimension].astype(str).to_numpy()
+        columns = [frame[d].astype(str).to_numpy() for d in dims]
+        own = pd.to_numeric(frame[value_column]).to_numpy(dtype=float)
+        for row, coords in enumerate(zip(*columns, strict=True)):
+            key: CellKey = (spec.unit, spec.population, tuple(sorted(
+                (d, v) for d, v in zip(dims, coords, strict=True) if v != TOTAL)))
+            cell = index.get(key)
+            if cell is None:
+                raise ValueError(f"{table_id}: contribution to a cell no table has: {key}")
+            floor = floors.setdefault(forces[row], np.zeros(len(index)))
+            floor[cell] = max(floor[cell], own[row])
+    return floors

@@ -62,13 +62,16 @@ def link_published_tables(
     tables: Mapping[str, pd.DataFrame],
     specs: Mapping[str, TableSpec],
     rules: DisclosureRules,
+    contributions: Mapping[str, pd.DataFrame] | None = None,
 ) -> LinkedTables:
-    """The tables as one linked cell problem under ``rules`` (bounds, insiders)."""
+    """The tables as one linked cell problem under ``rules`` (bounds, insiders, and the
+    insiders' own contributions to the national tables, if given)."""
     linked = link_tables(
         tables,
         specs,
         force_dimension=rules.force_dimension if rules.insiders else None,
         withheld_lower_bound=rules.withheld_lower_bound,
+        contributions=contributions if rules.insiders else None,
     )
     if not rules.secondary_may_use_zeros:
         # Only the line rule may withhold a zero. If it is off too, readers may assume
@@ -86,9 +89,10 @@ def plan_suppression(
     tables: Mapping[str, pd.DataFrame],
     specs: Mapping[str, TableSpec],
     rules: DisclosureRules,
+    contributions: Mapping[str, pd.DataFrame] | None = None,
 ) -> CellPlan:
     """Decide which distinct cells to withhold, and why."""
-    linked = link_published_tables(tables, specs, rules)
+    linked = link_published_tables(tables, specs, rules, contributions)
     cells = linked.cells
     primary = primary_cells(cells.values, rules)
     # Primary cells need the protection width; every withheld cell, primary or not,
@@ -117,6 +121,7 @@ def protect(
     tables: Mapping[str, pd.DataFrame],
     specs: Mapping[str, TableSpec],
     rules: DisclosureRules,
+    contributions: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Withhold cells of ``tables`` (long form, with the true ``value``) so that every
     small count is protected, across all the tables together.
@@ -124,8 +129,12 @@ def protect(
     Returns copies with two more columns: ``withheld`` (bool) and ``withheld_reason``
     (None, 'primary', 'primary-line' or 'secondary'). ``value`` keeps the true count:
     the publishing step blanks withheld values, and the audit needs the truth.
+
+    contributions: each force's own counts in the tables without the force dimension
+    (see ``link_tables``), so no force can use its own figures to narrow a withheld
+    national cell.
     """
-    return apply_plan(tables, plan_suppression(tables, specs, rules))
+    return apply_plan(tables, plan_suppression(tables, specs, rules, contributions))
 
 
 def apply_plan(tables: Mapping[str, pd.DataFrame], plan: CellPlan) -> dict[str, pd.DataFrame]:

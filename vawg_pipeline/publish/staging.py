@@ -103,6 +103,11 @@ def save_candidate(folder: Path, candidate: Candidate, audit: AuditOutcome | Non
             con.register("frame", candidate.coverage)
             con.execute("CREATE TABLE coverage AS SELECT * FROM frame")
             con.unregister("frame")
+            for position, spec in enumerate(candidate.specs):
+                if spec.table_id in candidate.contributions:
+                    con.register("frame", candidate.contributions[spec.table_id])
+                    con.execute(f"CREATE TABLE contributions{position} AS SELECT * FROM frame")
+                    con.unregister("frame")
             if audit is not None:
                 # Typed from the published schema: an empty report still has its types.
                 con.execute("CREATE TABLE audit ("
@@ -149,6 +154,14 @@ def load_staged(folder: Path) -> Staged:
             frame["withheld"] = frame["withheld"].astype(bool)
             protected[spec.table_id] = frame
         coverage = con.execute("SELECT * FROM coverage").df()
+        staged_tables = {row[0] for row in con.execute("SHOW TABLES").fetchall()}
+        contributions = {}
+        for position, spec in enumerate(specs):
+            if f"contributions{position}" in staged_tables:
+                frame = con.execute(f"SELECT * FROM contributions{position}").df()
+                frame = _objects(frame, [c for c in frame.columns if c != "value"])
+                frame["value"] = frame["value"].astype("int64")
+                contributions[spec.table_id] = frame
         audit_table = (con.execute("SELECT * FROM audit").df()
                        if meta.get("audit") is not None else None)
     finally:
@@ -161,6 +174,7 @@ def load_staged(folder: Path) -> Staged:
         rules=DisclosureRules(**meta["rules"]),
         specs=specs, protected=protected, coverage=coverage, forces=list(meta["forces"]),
         counts_hash=str(meta.get("counts_hash") or ""),  # "" if staged by older code
+        contributions=contributions,
     )
     if candidate.content_hash() != meta["content_hash"]:
         raise StagingError(f"{path} does not read back as staged (hash mismatch)")

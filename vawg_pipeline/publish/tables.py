@@ -25,7 +25,7 @@ import io
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -195,16 +195,25 @@ ENGINE_FINGERPRINT = _engine_fingerprint()
 
 
 def counts_fingerprint(rules: DisclosureRules, specs: list[TableSpec], forces: list[str],
-                       counts: Mapping[str, pd.DataFrame]) -> str:
+                       counts: Mapping[str, pd.DataFrame],
+                       contributions: Mapping[str, pd.DataFrame] | None = None) -> str:
     """Hash of everything the protection depends on: the true counts (dimension labels
-    and values), the tables, the rules and the engine's code."""
+    and values), the forces' own contributions to them, the tables, the rules and the
+    engine's code."""
     digest = hashlib.sha256()
     digest.update(repr((ENGINE_FINGERPRINT, rules, specs, forces)).encode())
     for spec in specs:
         frame = counts[spec.table_id]
         digest.update(spec.table_id.encode())
         digest.update(_frame_bytes(frame[[*spec.dimensions, "value"]]))
+    _hash_contributions(digest, contributions or {})
     return digest.hexdigest()
+
+
+def _hash_contributions(digest: Any, contributions: Mapping[str, pd.DataFrame]) -> None:
+    for table_id in sorted(contributions):
+        digest.update(f"contributions:{table_id}".encode())
+        digest.update(_frame_bytes(contributions[table_id]))
 
 
 @dataclass
@@ -222,6 +231,9 @@ class Candidate:
     counts_hash: str = ""
     # True when ``protected`` was taken from the previous candidate (same counts_hash).
     reused_protection: bool = field(default=False, compare=False)
+    # Each force's own counts in the tables without the force dimension (restricted):
+    # what an insider knows of those tables, so protection and audit account for it.
+    contributions: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def specs_by_id(self) -> dict[str, TableSpec]:
@@ -234,6 +246,7 @@ class Candidate:
         digest.update(repr((self.rules, self.specs)).encode())
         for spec in self.specs:
             digest.update(_frame_bytes(self.protected[spec.table_id]))
+        _hash_contributions(digest, self.contributions)
         return digest.hexdigest()
 
     def content_hash(self) -> str:
@@ -243,6 +256,7 @@ class Candidate:
         for spec in self.specs:
             digest.update(_frame_bytes(self.protected[spec.table_id]))
         digest.update(_frame_bytes(self.coverage))
+        _hash_contributions(digest, self.contributions)
         return digest.hexdigest()
 
     def withheld_counts(self) -> pd.DataFrame:
@@ -431,6 +445,20 @@ def count_period_tables(con: duckdb.DuckDBPyConnection, period: ReportingPeriod,
                                [period.start, period.end])
 
 
+def count_period_contributions(
+    con: duckdb.DuckDBPyConnection, period: ReportingPeriod, specs: list[TableSpec],
+    levels: Mapping[str, list[str]], force_dimension: str,
+) -> dict[str, pd.DataFrame]:
+    """Each force's own counts in every table without the force dimension: the table
+    counted with a leading force column, force Totals left out (those are the table)."""
+    national = [s for s in specs if force_dimension not in s.dimensions]
+    by_force = [replace(s, dimensions=(force_dimension, *s.dimensions)) for s in national]
+    counted = count_tables_duckdb(con, by_force, PERIOD_ROWS_SQL, levels,
+                                  [period.start, period.end])
+    return {table_id: frame[frame[force_dimension] != TOTAL].reset_index(drop=True)
+            for table_id, frame in counted.items()}
+
+
 def _same_counts(protected: Mapping[str, pd.DataFrame], counts: Mapping[str, pd.DataFrame],
                  specs: list[TableSpec]) -> bool:
     for spec in specs:
@@ -463,26 +491,32 @@ def build_candidate(
     started = time.perf_counter()
     forces = accepted_forces(con)
     coverage = read_coverage(con)
-    counts = count_period_tables(con, period, specs, dimension_levels(forces))
+    levels = dimension_levels(forces)
+    counts = count_period_tables(con, period, specs, levels)
+    contributions = (count_period_contributions(con, period, specs, levels,
+                                                rules.force_dimension)
+                     if rules.insiders else {})
     counted = time.perf_counter()
-    counts_hash = counts_fingerprint(rules, specs, forces, counts)
+    counts_hash = counts_fingerprint(rules, specs, forces, counts, contributions)
     reuse = (previous is not None and previous.counts_hash == counts_hash
              and previous.rules == rules
              and _same_counts(previous.protected, counts, specs))  # belt and braces
     if reuse:
         protected = {s.table_id: previous.protected[s.table_id] for s in specs}
     else:
-        protected = protect(counts, {s.table_id: s for s in specs}, rules)
+        protected = protect(counts, {s.table_id: s for s in specs}, rules, contributions)
     if seconds is not None:
         seconds.update(aggregate=counted - started, suppress=time.perf_counter() - counted)
     return Candidate(period=period, rules=rules, specs=specs, protected=protected,
                      coverage=coverage, forces=forces, counts_hash=counts_hash,
-                     reused_protection=reuse)
+                     reused_protection=reuse, contributions=contributions)
 
 
 def audit_candidate(candidate: Candidate) -> AuditReport:
-    """The audit of the candidate, for the public and every force as insider."""
-    return audit(candidate.protected, candidate.specs_by_id, candidate.rules)
+    """The audit of the candidate, for the public and every force as insider (knowing
+    its own cells, and its own contributions to the national tables)."""
+    return audit(candidate.protected, candidate.specs_by_id, candidate.rules,
+                 candidate.contributions)
 
 
 # --- the published form -------------------------------------------------------------

@@ -272,3 +272,33 @@ def test_a_failed_stage_is_never_reused(tmp_path: Path, monkeypatch: pytest.Monk
     result = dg.materialize(ASSETS, resources=res)
     assert result.success and len(protects) == 1  # decided afresh, then released
     assert all(c.passed for c in result.get_asset_check_evaluations())
+
+
+def test_each_forces_own_share_of_the_national_tables_is_counted_and_staged(
+    store: Path, tmp_path: Path
+) -> None:
+    """What an insider knows of a table without the force dimension is its own share of
+    every cell: those shares add up to the table, and travel with the candidate."""
+    candidate = _read(store, lambda con: build_candidate(con, PERIOD, RULES, SPECS))
+    national = {s.table_id for s in SPECS if RULES.force_dimension not in s.dimensions}
+    assert set(candidate.contributions) == national
+    for table_id, shares in candidate.contributions.items():
+        spec = candidate.specs_by_id[table_id]
+        assert set(shares["force"]) <= set(candidate.forces)
+        summed = shares.groupby(list(spec.dimensions), sort=False)["value"].sum()
+        table = candidate.protected[table_id].set_index(list(spec.dimensions))["value"]
+        assert (summed.reindex(table.index, fill_value=0) == table).all(), table_id
+    folder = tmp_path / "staging"
+    staging.save_candidate(folder, candidate)
+    staged = staging.load_staged(folder).candidate
+    for table_id, shares in candidate.contributions.items():
+        pd.testing.assert_frame_equal(staged.contributions[table_id], shares,
+                                      check_dtype=False)
+    # A change in who contributed what (same totals) is a different protection problem.
+    moved = {k: v.assign(force=v["force"].iloc[::-1].to_numpy())
+             for k, v in candidate.contributions.items()}
+    assert tables.counts_fingerprint(RULES, SPECS, candidate.forces, candidate.protected,
+                                     candidate.contributions) == candidate.counts_hash
+    assert (tables.counts_fingerprint(RULES, SPECS, candidate.forces, candidate.protected,
+                                      moved)
+            != candidate.counts_hash)
