@@ -77,8 +77,9 @@ def link_tables(
     """Build the linked cell problem of ``tables`` (long form, as ``count_table`` makes).
 
     contributions: for tables without the force dimension, each force's own counts:
-        the table's rows with a leading ``force_dimension`` column (long form, Totals
-        included). They become the insiders' floors.
+        the table's rows with a leading ``force_dimension`` column (long form, the
+        table's Totals included; a force ``Total`` row is ignored). They become the
+        insiders' floors.
 
     Tables are taken in table_id order so that the cell numbering, and so every
     tie-break of the solver, does not depend on the order the caller listed them in.
@@ -196,6 +197,8 @@ def _floors(
         columns = [frame[d].astype(str).to_numpy() for d in dims]
         own = pd.to_numeric(frame[value_column]).to_numpy(dtype=float)
         for row, coords in enumerate(zip(*columns, strict=True)):
+            if forces[row] == TOTAL:
+                continue  # all forces together: that is the table itself, nobody's share
             key: CellKey = (spec.unit, spec.population, tuple(sorted(
                 (d, v) for d, v in zip(dims, coords, strict=True) if v != TOTAL)))
             cell = index.get(key)

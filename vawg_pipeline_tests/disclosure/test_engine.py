@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from vawg_pipeline.disclosure.engine import audit_cells, protect_cells
+from vawg_pipeline.disclosure.linking import link_tables
 from vawg_pipeline.disclosure.problem import Constraint, LinkedCells, Protection, mask_of
+from vawg_pipeline.disclosure.specs import TableSpec
 from vawg_pipeline_tests.disclosure.tables_for_tests import grid_cells
 
 
@@ -129,3 +132,26 @@ def test_suppression_protects_against_an_insiders_floors() -> None:
 def test_a_floor_above_the_value_is_refused() -> None:
     with pytest.raises(ValueError, match="none above its value"):
         _line_with_an_insider([5.0, 0.0, 0.0, 0.0])
+
+
+def test_forces_shares_of_a_national_table_become_their_floors() -> None:
+    national = TableSpec("by_type", "T", "individuals", "all", ("case_type",), "d")
+    per_force = TableSpec("by_force", "F", "individuals", "all", ("force", "case_type"), "d")
+    table = pd.DataFrame({"case_type": ["complaint", "conduct", "Total"],
+                          "value": [6, 9, 15]})
+    forces = pd.DataFrame({"force": ["kent", "kent", "kent", "essex", "essex", "essex"],
+                           "case_type": ["complaint", "conduct", "Total"] * 2,
+                           "value": [2, 5, 7, 4, 4, 8]})
+    shares = pd.DataFrame({"force": ["kent", "kent", "essex", "Total"],
+                           "case_type": ["complaint", "conduct", "conduct", "conduct"],
+                           "value": [2, 5, 4, 9]})
+    linked = link_tables({"by_type": table, "by_force": forces},
+                         {"by_type": national, "by_force": per_force},
+                         contributions={"by_type": shares})
+    cells = linked.cells
+    assert sorted(cells.attackers) == ["essex", "kent"]  # a force "Total" is nobody
+    complaint = linked.row_cells["by_type"][0]
+    conduct = linked.row_cells["by_type"][1]
+    assert cells.lower_for("kent")[[complaint, conduct]].tolist() == [2.0, 5.0]
+    assert cells.lower_for("essex")[[complaint, conduct]].tolist() == [0.0, 4.0]
+    assert cells.lower[complaint] == 0.0  # the public knows no shares
