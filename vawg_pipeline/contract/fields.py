@@ -17,6 +17,9 @@ CONTRACT_FILE = "return_contract.toml"
 FIELD_KINDS = ("text", "category", "date", "flag")
 
 _PUNCTUATION = re.compile(r"[^0-9a-z]+")
+# Any space, for Arrow's RE2 (whose \s is ASCII only): Unicode separators (non-breaking,
+# thin) and the zero-width characters a copy from a web page or HR system brings.
+SPACE_CLASS = r"[\s\p{Z}\x{200B}-\x{200D}\x{2060}\x{FEFF}]"
 _PARENTHETICAL = re.compile(r"\(.*?\)|\[.*?\]", re.DOTALL)  # hints may wrap lines
 
 

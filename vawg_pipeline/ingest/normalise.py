@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vawg_pipeline.contract import Contract, normalise_value
+from vawg_pipeline.contract.fields import SPACE_CLASS
 from vawg_pipeline.contract.schema import (
     EARLIEST_DATE,
     KEY,
@@ -35,7 +36,6 @@ DATE_FORMATS = (
     "%d-%B-%y", "%d-%B-%Y",
 )
 TIME_OF_DAY = r"(?:\s+|T)(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?$"
-SPACES = r"[\s\p{Z}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+"  # RE2: \s alone is ASCII
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # serial 1 = 1900-01-01 (Lotus leap-year bug)
 MAC_EPOCH = pd.Timestamp("1904-01-01")  # serial 0 in a workbook using the 1904 system
 # The largest serial a day count can hold (106,751 days: the year 2192). A larger number
@@ -108,7 +108,7 @@ def normalise_reference(raw: pd.Series) -> pd.Series:
     text = pc.utf8_upper(_arrow(raw))
     # Any space, including the non-breaking and thin spaces a copy from a web page or
     # HR system brings, and zero-width characters: "MP\u00a0100009" is "MP100009".
-    text = pc.replace_substring_regex(text, SPACES, "")
+    text = pc.replace_substring_regex(text, SPACE_CLASS + "+", "")
     text = pc.replace_substring_regex(text, r"^(\d+)\.0+$", r"\1")
     text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
     return _text_series(text, raw.index)

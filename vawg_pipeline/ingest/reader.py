@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vawg_pipeline.contract import Contract, load_contract
-from vawg_pipeline.contract.fields import heading_without_hint, normalise_heading
+from vawg_pipeline.contract.fields import SPACE_CLASS, heading_without_hint, normalise_heading
 
 SPREADSHEET_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods")
 ACCEPTED_FORMATS = (*SPREADSHEET_FORMATS, ".csv")
@@ -39,7 +39,7 @@ ROW_COLUMN = "_row"
 # "Total", "TOTALS:", "Grand total" (cells are already trimmed).
 TOTAL_PATTERN = r"^[^A-Za-z]*(grand[^A-Za-z]*)?totals?[^A-Za-z]*$"
 # Zero-width characters are not whitespace to Unicode, but a cell of only them is blank.
-INVISIBLE_ONLY = r"^[\s\p{Z}\x{200B}-\x{200D}\x{2060}\x{FEFF}]+$"
+INVISIBLE_ONLY = f"^{SPACE_CLASS}+$"
 # A count in a totals row: 42, 1,234, 12.5, 40%.
 COUNT_PATTERN = r"^[-+]?[0-9][0-9,]*(\.[0-9]+)?%?$"
 # A sheet "looks like the return" but lacks columns when at least this many required
@@ -385,11 +385,11 @@ def _totals_rows(
 
 def _one_column_per_field(
     header: dict[int, object], mapping: dict[int, str], contract: Contract
-) -> tuple[dict[int, str], dict[str, int]]:
+) -> tuple[dict[int, str], dict[int, str]]:
     """Where two columns mean one field, keep the one with the contract's likelier
     heading ("Date Recorded" over "Date Received"); the others become extra columns.
 
-    Returns the kept mapping and, per set-aside column, its report text -> position.
+    Returns the kept mapping and, per set-aside column position, its report text.
     """
     def rank(col: int, field: str) -> tuple[int, int]:
         keys = [normalise_heading(h) for h in (field, *contract[field].headings)]
@@ -403,13 +403,13 @@ def _one_column_per_field(
     for col, f in mapping.items():
         by_field.setdefault(f, []).append(col)
     kept: dict[int, str] = {}
-    duplicates: dict[str, int] = {}
+    duplicates: dict[int, str] = {}
     for f, cols in by_field.items():
         chosen, *others = sorted(cols, key=lambda c: rank(c, f))
         kept[chosen] = f
         for col in others:
-            duplicates[f"{str(header[col]).strip()} (also means {f}; "
-                       f"{str(header[chosen]).strip()!r} was used)"] = col
+            duplicates[col] = (f"{str(header[col]).strip()} (also means {f}; "
+                               f"{str(header[chosen]).strip()!r} was used)")
     return dict(sorted(kept.items())), duplicates
 
 
@@ -442,9 +442,9 @@ def _data_sheet(
     })
     data[ROW_COLUMN] = (indices + start + 1).astype("int64")
 
-    extra: list[str] = list(duplicates)
+    extra: list[str] = list(duplicates.values())
     for col, cell in header.items():
-        if col in mapping or col in duplicates.values():
+        if col in mapping or col in duplicates:
             continue
         heading = None if cell is None else str(cell).strip()
         if heading:

@@ -183,6 +183,18 @@ def test_two_columns_for_one_field_keep_the_contract_heading(tmp_path: Path) -> 
     assert any(e.startswith("Summary (also means notes") for e in raw.extra_columns)
 
 
+def test_every_set_aside_column_is_reported_even_with_one_heading(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1)])
+    wb = openpyxl.load_workbook(path)
+    width = wb.active.max_column
+    for offset in (1, 2, 3):  # three columns headed "Rank": one used, two set aside
+        wb.active.cell(row=1, column=width + offset, value="Rank")
+    wb.save(path)
+    extra = read_return(path).sheets[0].extra_columns
+    assert extra.count("Rank (also means subject_rank; 'Rank' was used)") == 2
+    assert "Rank" not in extra
+
+
 def test_text_none_is_text_not_missing(tmp_path: Path) -> None:
     raw = read_return(write_xlsx(tmp_path / "r.xlsx", [good_row(1, restriction="None")]))
     assert raw.sheets[0].data["restriction"].iloc[0] == "None"
