@@ -17,8 +17,10 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -27,6 +29,13 @@ PSEUDONYM_HEX_CHARS = 32  # 128 bits of the HMAC: collisions are not a practical
 _FINGERPRINT_LABEL = b"vawg-pipeline pseudonym key fingerprint v1"
 
 log = logging.getLogger(__name__)
+
+
+@cache
+def _hashing_database() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for computing HMACs; each call takes its own cursor, so
+    ingestion threads can share it."""
+    return duckdb.connect(":memory:")
 
 
 @dataclass(frozen=True)
@@ -39,33 +48,37 @@ class PseudonymKey:
         return hmac.new(self.secret, _FINGERPRINT_LABEL, hashlib.sha256).hexdigest()[:16]
 
     def pseudonymise(self, force_code: str, references: pd.Series) -> pd.Series:
-        """Pseudonyms for already-normalised references (one HMAC per distinct value)."""
-        prefix = f"{force_code}\x1f".encode()
+        """Pseudonyms for already-normalised references (one HMAC per distinct value).
+
+        The HMACs are computed by DuckDB's SHA-256 from the key's two pads (RFC 2104):
+        the same bytes as ``hmac.digest``, on DuckDB's threads and without holding
+        Python's GIL, so the other ingestion thread keeps working meanwhile.
+        """
         array = pa.array(references, type=pa.string(), from_pandas=True)
         if isinstance(array, pa.ChunkedArray):
             array = array.combine_chunks()
         encoded = array.dictionary_encode()
-        size = PSEUDONYM_HEX_CHARS // 2
         inner, outer = self._pads()
-        digests = []
-        for ref in encoded.dictionary.to_pylist():
-            # HMAC (RFC 2104) from the key's precomputed pads: the same bytes as
-            # hmac.digest, without rebuilding the key schedule for every value.
-            state = inner.copy()
-            state.update(prefix + ref.encode())
-            final = outer.copy()
-            final.update(state.digest())
-            digests.append(final.digest()[:size].hex())
-        pseudonyms = pa.array(digests, type=pa.string()).take(encoded.indices)
+        cursor = _hashing_database().cursor()
+        try:
+            cursor.register("distinct_references", pa.table({"reference": encoded.dictionary}))
+            digests = cursor.sql(
+                "SELECT left(sha256($outer || unhex(sha256($inner || encode(reference)))),"
+                f" {PSEUDONYM_HEX_CHARS}) FROM distinct_references",
+                params={"inner": inner + f"{force_code}\x1f".encode(), "outer": outer},
+            ).to_arrow_table().column(0).combine_chunks()
+        finally:
+            cursor.close()
+        pseudonyms = digests.cast(pa.string()).take(encoded.indices)
         return pd.Series(pd.arrays.ArrowStringArray(pseudonyms), index=references.index)
 
-    def _pads(self) -> tuple[hashlib._Hash, hashlib._Hash]:
+    def _pads(self) -> tuple[bytes, bytes]:
+        """The key's inner and outer HMAC pads (RFC 2104) for SHA-256."""
         block = hashlib.sha256().block_size
         secret = self.secret if len(self.secret) <= block else hashlib.sha256(
             self.secret).digest()
         secret = secret.ljust(block, b"\0")
-        return (hashlib.sha256(bytes(b ^ 0x36 for b in secret)),
-                hashlib.sha256(bytes(b ^ 0x5C for b in secret)))
+        return bytes(b ^ 0x36 for b in secret), bytes(b ^ 0x5C for b in secret)
 
     def __repr__(self) -> str:  # never print the secret
         return f"PseudonymKey(fingerprint={self.fingerprint})"
