@@ -20,6 +20,14 @@ _PUNCTUATION = re.compile(r"[^0-9a-z]+")
 # Any space, for Arrow's RE2 (whose \s is ASCII only): Unicode separators (non-breaking,
 # thin) and the zero-width characters a copy from a web page or HR system brings.
 SPACE_CLASS = r"[\s\p{Z}\x{200B}-\x{200D}\x{2060}\x{FEFF}]"
+# The same spaces as characters, for Arrow's ``utf8_trim``, with the control characters
+# Arrow's ``utf8_trim_whitespace`` also trims (tabs, line breaks, U+001C-U+001F, U+0085):
+# trimming these in one pass says whether a cell holds nothing at all.
+SPACE_CHARACTERS = (
+    "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200E))  # en quad .. zero-width joiner
+    + "\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
+)
 _PARENTHETICAL = re.compile(r"\(.*?\)|\[.*?\]", re.DOTALL)  # hints may wrap lines
 
 

@@ -27,7 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vawg_pipeline.contract import Contract, load_contract
-from vawg_pipeline.contract.fields import SPACE_CLASS, heading_without_hint, normalise_heading
+from vawg_pipeline.contract.fields import (
+    SPACE_CHARACTERS,
+    heading_without_hint,
+    normalise_heading,
+)
 
 SPREADSHEET_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods")
 ACCEPTED_FORMATS = (*SPREADSHEET_FORMATS, ".csv")
@@ -38,8 +42,6 @@ HEADER_SEARCH_ROWS = 40
 ROW_COLUMN = "_row"
 # "Total", "TOTALS:", "Grand total" (cells are already trimmed).
 TOTAL_PATTERN = r"^[^A-Za-z]*(grand[^A-Za-z]*)?totals?[^A-Za-z]*$"
-# Zero-width characters are not whitespace to Unicode, but a cell of only them is blank.
-INVISIBLE_ONLY = f"^{SPACE_CLASS}+$"
 # A count in a totals row: 42, 1,234, 12.5, 40%.
 COUNT_PATTERN = r"^[-+]?[0-9][0-9,]*(\.[0-9]+)?%?$"
 # A sheet "looks like the return" but lacks columns when at least this many required
@@ -340,10 +342,10 @@ def _has_cells_below(grid: Grid, header_index: int) -> bool:
 
 
 def _blank_to_null(column: pa.Array) -> pa.Array:
-    """Cells trimmed; a cell of nothing but spaces (zero-width ones too) is blank."""
-    trimmed = pc.utf8_trim_whitespace(column)
-    blank = pc.or_(pc.equal(trimmed, ""), pc.match_substring_regex(trimmed, INVISIBLE_ONLY))
-    return pc.if_else(blank, pa.scalar(None, pa.string()), trimmed)
+    """Cells trimmed of spaces, zero-width ones too (not whitespace to Unicode, but
+    invisible); a cell of nothing but spaces is blank."""
+    trimmed = pc.utf8_trim(column, characters=SPACE_CHARACTERS)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
 def _totals_rows(

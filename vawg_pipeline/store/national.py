@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from vawg_pipeline.fileops import install_atomically
 from vawg_pipeline.forces import Force
@@ -128,7 +129,9 @@ def bulk_load(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def replace_force_return(con: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
     """Make ``result`` the force's current return: its rows replace the old ones whole."""
-    cases = result.cases[CASE_COLUMNS]
+    # As Arrow tables: the case columns are Arrow already, so DuckDB scans them in
+    # place, without taking Python's GIL from the ingestion threads.
+    cases = pa.Table.from_pandas(result.cases[CASE_COLUMNS], preserve_index=False)
     quarantine = result.quarantine[QUARANTINE_COLUMNS]
     con.execute("BEGIN")
     try:

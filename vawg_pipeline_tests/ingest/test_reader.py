@@ -298,3 +298,27 @@ def test_macro_enabled_workbook(tmp_path: Path, rows) -> None:
     assert b"macroEnabled" in zipfile.ZipFile(path).read("[Content_Types].xml")
     raw = read_return(set_received(path))
     assert raw.rows_read == len(rows)
+
+
+def test_space_characters_are_every_space_the_reference_pattern_and_arrow_know() -> None:
+    """A cell of any space (non-breaking, zero-width, ...) is blank: the trim set is
+    exactly what the reference pattern and Arrow's whitespace trim remove."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from vawg_pipeline.contract.fields import SPACE_CHARACTERS, SPACE_CLASS
+
+    every = pa.array([chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF])
+    known = pc.or_(pc.equal(pc.utf8_trim_whitespace(every), ""),
+                   pc.match_substring_regex(every, f"^{SPACE_CLASS}$"))
+    assert set(every.filter(known).to_pylist()) == set(SPACE_CHARACTERS)
+
+
+def test_cells_of_invisible_characters_are_blank_and_values_lose_them_at_the_ends(
+    tmp_path: Path,
+) -> None:
+    row = good_row(1, notes="\u200b\u00a0\ufeff", case_type="\u200bComplaint\u2060 ")
+    path = write_xlsx(tmp_path / "r.xlsx", [row])
+    data = read_return(path).sheets[0].data
+    assert data["notes"].isna().all()
+    assert data["case_type"].tolist() == ["Complaint"]
