@@ -5,6 +5,8 @@ the nightly schedule and the landing-folder sensor. Loaded by ``dagster dev``
 
 from __future__ import annotations
 
+import gc
+
 import dagster as dg
 
 from vawg_pipeline.defs import alerts, automation, feedback, ingestion, national, publishing
@@ -29,3 +31,9 @@ defs = dg.Definitions(
     # itself, and a process per step would add seconds for nothing.
     executor=dg.in_process_executor,
 )
+
+# Everything loaded so far (Dagster, pandas, the definitions) lives as long as the
+# process. Frozen, the garbage collector never walks it again: not in the collections a
+# run's allocations trigger, nor in the final one at exit, which otherwise costs every
+# run ~0.4 s on one core. Objects made later are collected as usual.
+gc.freeze()

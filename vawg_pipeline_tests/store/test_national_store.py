@@ -13,7 +13,7 @@ from vawg_pipeline.forces import load_forces
 from vawg_pipeline.ingest.returns import ingest_return
 from vawg_pipeline.privacy import PseudonymKey
 from vawg_pipeline.store import national
-from vawg_pipeline.store.schema import STORAGE_VERSION
+from vawg_pipeline.store.schema import SCHEMA_FINGERPRINT_KEY, STORAGE_VERSION
 from vawg_pipeline_tests.conftest import good_row, write_xlsx
 
 
@@ -105,6 +105,31 @@ def test_store_is_documented_and_owner_only(store_path, key) -> None:
     con.close()
     assert store_path.stat().st_mode & 0o777 == 0o600
     assert store_path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_store_documented_by_older_code_is_documented_again(store_path, key) -> None:
+    """Comments are rewritten when the store's recorded schema is not this code's, and
+    left alone (no write at every opening) when it is."""
+    national.open_store(store_path, key).close()
+    con = duckdb.connect(str(store_path))
+    con.execute("COMMENT ON COLUMN cases.outcome IS 'stale text'")
+    con.execute("UPDATE store_metadata SET value = 'older' WHERE key = ?",
+                [SCHEMA_FINGERPRINT_KEY])
+    con.close()
+
+    def outcome_comment() -> str:
+        con = national.open_store(store_path, key)
+        try:
+            return con.execute("SELECT comment FROM duckdb_columns() WHERE table_name = "
+                               "'cases' AND column_name = 'outcome'").fetchone()[0]
+        finally:
+            con.close()
+
+    assert outcome_comment() != "stale text"
+    con = duckdb.connect(str(store_path))
+    con.execute("COMMENT ON COLUMN cases.outcome IS 'edited by hand'")
+    con.close()
+    assert outcome_comment() == "edited by hand"  # same schema: nothing rewritten
 
 
 def test_snapshot_is_atomic_read_only_and_readable(tmp_path, store_path, key) -> None:
