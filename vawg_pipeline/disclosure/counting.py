@@ -179,8 +179,7 @@ def count_tables_duckdb(
 ) -> dict[str, pd.DataFrame]:
     """Every table of ``specs``, as :func:`count_table_duckdb` counts it, by table id.
 
-    The cases tables of one population share one query, so the rows are reduced to one
-    per case once, not once per table; each individuals table has its own query.
+    The tables of one unit and population share one query (see below).
     """
     checked = {s.table_id: _checked_levels(s, levels) for s in specs}
     available = set(_columns_of(con, rows_sql, params))
@@ -189,61 +188,52 @@ def count_tables_duckdb(
         if absent:
             raise KeyError(f"{spec.table_id}: rows lack columns {absent}")
 
-    # Which query counts each table. A cases table is counted from one query per
-    # population grouped by every case-level column any of them uses (a few hundred
-    # cells at most), so the costly one-row-per-case reduction runs once, not per table;
-    # an individuals table has its own query (a scan is cheap, and DuckDB's GROUPING
-    # SETS proved no faster than separate scans here).
-    queries: dict[tuple[str, str, tuple[str, ...]], list[TableSpec]] = {}
-    case_columns: dict[str, set[str]] = {}
+    # One query per unit and population, grouped by every column any of its tables
+    # uses: each table's cells are sums of those finer cells. For cases the costly
+    # one-row-per-case reduction then runs once, not per table; for individuals one scan
+    # serves every table (a few tens of thousands of groups for a million rows, summed
+    # in numpy), where a query per table cost ~30 ms each.
+    used_by: dict[tuple[str, str], set[str]] = {}
     for spec in specs:
-        if spec.unit == "cases":
-            case_columns.setdefault(spec.population, set()).update(
-                DIMENSION_COLUMNS[d] for d in spec.dimensions)
+        used_by.setdefault((spec.unit, spec.population), set()).update(
+            DIMENSION_COLUMNS[d] for d in spec.dimensions)
     order = list(dict.fromkeys(DIMENSION_COLUMNS.values()))
-    for spec in specs:
-        used = (case_columns[spec.population] if spec.unit == "cases"
-                else {DIMENSION_COLUMNS[d] for d in spec.dimensions})
-        columns = tuple(c for c in order if c in used)
-        queries.setdefault((spec.unit, spec.population, columns), []).append(spec)
 
     interiors: dict[str, np.ndarray] = {}
-    for (unit, population, columns), members in queries.items():
+    for (unit, population), used in used_by.items():
+        columns = tuple(c for c in order if c in used)
         counted = con.execute(group_sql(unit, population, columns, rows_sql),
-                              list(params)).fetchall()
-        for s in members:
-            # Cells grouped by more columns than the table's add up into its cells.
-            positions = [columns.index(DIMENSION_COLUMNS[d]) for d in s.dimensions]
-            interiors[s.table_id] = _dense_interior(s, checked[s.table_id], counted,
-                                                    positions)
+                              list(params)).fetchnumpy()
+        for s in specs:
+            if (s.unit, s.population) == (unit, population):
+                interiors[s.table_id] = _dense_interior(s, checked[s.table_id], counted)
     return {s.table_id: _long_frame(list(s.dimensions), checked[s.table_id],
                                     interiors[s.table_id])
             for s in specs}
 
 
 def _dense_interior(spec: TableSpec, dim_levels: Mapping[str, list[str]],
-                    records: list[tuple], positions: list[int]) -> np.ndarray:
-    """The grouped counts (value of each dimension at ``positions``, count last) on the
-    dense grid of the levels, checked as count_table checks its rows."""
+                    counted: Mapping[str, np.ndarray]) -> np.ndarray:
+    """The grouped counts (a column per grouped column, the count in ``n``) summed onto
+    the dense grid of the table's levels, checked as count_table checks its rows."""
     dims = list(spec.dimensions)
     index = []
-    for d, at in zip(dims, positions, strict=True):
+    for d in dims:
         # The same checks, in the same order, as count_table's.
         column = DIMENSION_COLUMNS[d]
-        values = [record[at] for record in records]
-        if any(v is None for v in values):
+        values = pd.Series(counted[column], dtype=object)
+        if values.isna().any():
             raise ValueError(f"{spec.table_id}: {column} has missing values")
-        position = {v: i for i, v in enumerate(dim_levels[d])}
-        unknown = sorted({str(v) for v in values} - set(position))
-        if unknown:
+        positions = pd.Index(dim_levels[d]).get_indexer(values.astype(str))
+        if (positions < 0).any():
+            unknown = sorted(set(values.astype(str)[positions < 0]))
             raise ValueError(
                 f"{spec.table_id}: {column} has values not in the levels of {d}: {unknown}"
             )
-        index.append(np.array([position[str(v)] for v in values], dtype=np.int64))
+        index.append(positions.astype(np.int64))
     interior = np.zeros(tuple(len(dim_levels[d]) for d in dims), dtype=np.int64)
-    if records:
-        np.add.at(interior, tuple(index),
-                  np.array([record[-1] for record in records], dtype=np.int64))
+    if len(counted["n"]):
+        np.add.at(interior, tuple(index), np.asarray(counted["n"], dtype=np.int64))
     return interior
 
 

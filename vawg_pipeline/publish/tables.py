@@ -441,8 +441,7 @@ def count_period_tables(con: duckdb.DuckDBPyConnection, period: ReportingPeriod,
                         ) -> dict[str, pd.DataFrame]:
     """As count_tables over read_period_rows, but grouped inside DuckDB: the period's
     rows never come into Python, only each table's interior cells."""
-    return count_tables_duckdb(con, specs, PERIOD_ROWS_SQL, levels,
-                               [period.start, period.end])
+    return count_period(con, period, specs, levels)[0]
 
 
 def count_period_contributions(
@@ -451,12 +450,39 @@ def count_period_contributions(
 ) -> dict[str, pd.DataFrame]:
     """Each force's own counts in every table without the force dimension: the table
     counted with a leading force column, force Totals left out (those are the table)."""
-    national = [s for s in specs if force_dimension not in s.dimensions]
-    by_force = [replace(s, dimensions=(force_dimension, *s.dimensions)) for s in national]
-    counted = count_tables_duckdb(con, by_force, PERIOD_ROWS_SQL, levels,
+    return count_period(con, period, specs, levels, force_dimension)[1]
+
+
+_SHARES_SUFFIX = "__by_force"
+
+
+def count_period(
+    con: duckdb.DuckDBPyConnection, period: ReportingPeriod, specs: list[TableSpec],
+    levels: Mapping[str, list[str]], force_dimension: str | None = None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The period's true counts of every table and, given the force dimension, each
+    force's share of every table without it (as count_period_contributions).
+
+    Counted together: a table and its by-force shares are grouped by the same DuckDB
+    queries, the table's cells being sums of the shares' finer ones.
+    """
+    shares_specs = [
+        replace(s, table_id=s.table_id + _SHARES_SUFFIX,
+                dimensions=(force_dimension, *s.dimensions))
+        for s in specs if force_dimension is not None and force_dimension not in s.dimensions
+    ]
+    clash = {s.table_id for s in specs} & {s.table_id for s in shares_specs}
+    if clash:
+        raise ValueError(f"table ids {sorted(clash)} end in {_SHARES_SUFFIX!r}: rename them")
+    counted = count_tables_duckdb(con, [*specs, *shares_specs], PERIOD_ROWS_SQL, levels,
                                   [period.start, period.end])
-    return {table_id: frame[frame[force_dimension] != TOTAL].reset_index(drop=True)
-            for table_id, frame in counted.items()}
+    counts = {s.table_id: counted[s.table_id] for s in specs}
+    shares = {}
+    for s in shares_specs:
+        frame = counted[s.table_id]
+        shares[s.table_id.removesuffix(_SHARES_SUFFIX)] = \
+            frame[frame[force_dimension] != TOTAL].reset_index(drop=True)
+    return counts, shares
 
 
 def _same_counts(protected: Mapping[str, pd.DataFrame], counts: Mapping[str, pd.DataFrame],
@@ -492,10 +518,8 @@ def build_candidate(
     forces = accepted_forces(con)
     coverage = read_coverage(con)
     levels = dimension_levels(forces)
-    counts = count_period_tables(con, period, specs, levels)
-    contributions = (count_period_contributions(con, period, specs, levels,
-                                                rules.force_dimension)
-                     if rules.insiders else {})
+    counts, contributions = count_period(
+        con, period, specs, levels, rules.force_dimension if rules.insiders else None)
     counted = time.perf_counter()
     counts_hash = counts_fingerprint(rules, specs, forces, counts, contributions)
     reuse = (previous is not None and previous.counts_hash == counts_hash

@@ -77,6 +77,33 @@ def test_counting_in_duckdb_equals_counting_the_rows_in_pandas(store: Path) -> N
                               "value"] > 0).any()
 
 
+def test_each_forces_share_counted_with_the_tables_equals_its_own_rows_counted(
+    store: Path,
+) -> None:
+    """The tables and the forces' shares come from the same grouped queries: each
+    share must be exactly that force's rows counted on their own, and the tables the
+    same as counted without shares."""
+    def counted(con: Any) -> tuple[Any, ...]:
+        levels = dimension_levels(tables.accepted_forces(con))
+        return (levels, *tables.count_period(con, PERIOD, SPECS, levels, "force"),
+                count_period_tables(con, PERIOD, SPECS, levels),
+                read_period_rows(con, PERIOD))
+
+    levels, counts, shares, counts_alone, rows = _read(store, counted)
+    for spec in SPECS:
+        pd.testing.assert_frame_equal(counts[spec.table_id], counts_alone[spec.table_id])
+    without_force = [s for s in SPECS if "force" not in s.dimensions]
+    assert sorted(shares) == sorted(s.table_id for s in without_force)
+    assert len(levels["force"]) > 1
+    for spec in without_force:
+        share = shares[spec.table_id]
+        for force in levels["force"]:
+            own = count_tables([spec], rows[rows["force_code"] == force], levels)
+            mine = share[share["force"] == force].drop(columns="force")
+            pd.testing.assert_frame_equal(mine.reset_index(drop=True),
+                                          own[spec.table_id].reset_index(drop=True))
+
+
 def test_equal_counts_reuse_the_protection_and_other_counts_do_not(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
