@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 @cache
 def _hashing_database() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for computing HMACs; each call takes its own cursor, so
-    ingestion threads can share it."""
-    return duckdb.connect(":memory:")
+    ingestion threads can share it. Results come back in the order of the values given
+    (``preserve_insertion_order``, DuckDB's default, relied on here)."""
+    return duckdb.connect(":memory:", config={"preserve_insertion_order": True})
 
 
 @dataclass(frozen=True)
