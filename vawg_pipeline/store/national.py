@@ -55,9 +55,12 @@ def open_store(path: Path, key: PseudonymKey | None = None) -> duckdb.DuckDBPyCo
 
 
 def check_key(con: duckdb.DuckDBPyConnection, key: PseudonymKey) -> None:
-    row = con.execute(
+    # fetchall: a result left unfinished would block the connection's next use (a
+    # DuckDB 2 rule), e.g. registering a frame straight after opening the store.
+    rows = con.execute(
         "SELECT value FROM store_metadata WHERE key = 'pseudonym_key_fingerprint'"
-    ).fetchone()
+    ).fetchall()
+    row = rows[0] if rows else None
     if row is None:
         con.execute(
             "INSERT INTO store_metadata VALUES ('pseudonym_key_fingerprint', ?)",

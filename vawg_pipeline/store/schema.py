@@ -148,9 +148,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     statements = schema_statements()
     fingerprint = hashlib.sha256("\n".join(statements).encode()).hexdigest()
     with contextlib.suppress(duckdb.CatalogException):  # a new store has no tables yet
+        # fetchall: a result left unfinished would block the connection's next use.
         recorded = con.execute("SELECT value FROM store_metadata WHERE key = ?",
-                               [SCHEMA_FINGERPRINT_KEY]).fetchone()
-        if recorded is not None and recorded[0] == fingerprint:
+                               [SCHEMA_FINGERPRINT_KEY]).fetchall()
+        if recorded == [(fingerprint,)]:
             return
     con.execute("BEGIN")
     try:

@@ -132,6 +132,20 @@ def test_a_store_documented_by_older_code_is_documented_again(store_path, key) -
     assert outcome_comment() == "edited by hand"  # same schema: nothing rewritten
 
 
+def test_a_reopened_store_is_ready_for_any_use(store_path, key) -> None:
+    """Opening leaves no half-read result behind: DuckDB 2 refuses to register a frame
+    on a connection with one."""
+    import pandas as pd
+
+    national.open_store(store_path, key).close()
+    con = national.open_store(store_path, key)
+    try:
+        con.register("anything", pd.DataFrame({"a": [1]}))
+        assert con.execute("SELECT count(*) FROM anything").fetchall() == [(1,)]
+    finally:
+        con.close()
+
+
 def test_snapshot_is_atomic_read_only_and_readable(tmp_path, store_path, key) -> None:
     con = national.open_store(store_path, key)
     _accept(con, tmp_path, "v1.xlsx", [good_row(i) for i in range(5)], key)
