@@ -14,7 +14,8 @@ normaliser has already turned such blanks into their canonical value).
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import pandas as pd
 import pandera.pandas as pa
@@ -79,7 +80,7 @@ def _is(df: pd.DataFrame, field: str, value: str) -> pd.Series:
     return (df[field] == value).fillna(False).astype(bool)
 
 
-def _row_check(name: str):  # noqa: ANN202 - a decorator
+def _row_check(name: str) -> Callable[..., Any]:
     """A frame-wide check whose answer is per row.
 
     ``ignore_na=False``: the default would first pass every row whose cells are all

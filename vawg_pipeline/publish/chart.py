@@ -7,6 +7,7 @@ height, zero included, would misstate it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import textwrap
 import threading
@@ -55,10 +56,16 @@ def preload_chart_library() -> None:
     with _preloading:
         if _preloader is None:
             # Not a daemon: the interpreter never exits with an import half done.
-            _preloader = threading.Thread(
-                target=lambda: [importlib.import_module(m) for m in _CHART_MODULES],
-                name="vawg-chart-preload")
+            _preloader = threading.Thread(target=_import_chart_modules,
+                                          name="vawg-chart-preload")
             _preloader.start()
+
+
+def _import_chart_modules() -> None:
+    # A failure here is the chart step's to report, where it needs them.
+    with contextlib.suppress(Exception):
+        for module in _CHART_MODULES:
+            importlib.import_module(module)
 
 
 def draw_chart(path: Path, pub: Publication) -> Path:

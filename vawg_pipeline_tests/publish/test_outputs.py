@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import subprocess
+import sys
 
 import duckdb
 import numpy as np
@@ -327,3 +328,24 @@ def test_guard_text() -> None:
     for fine in ("domestic abuse", "Total", "[c]", "12", "", "a=b"):
         assert guard_text(fine) == fine
     assert guard_text(np.int64(3)) == 3
+
+
+def test_a_publishing_run_loads_the_chart_library_in_the_background() -> None:
+    """The published-outputs resource starts matplotlib's import when a run sets it up,
+    once, on a thread of its own; the chart step then finds it loaded."""
+    code = """
+import sys, threading
+import dagster as dg
+from vawg_pipeline.defs.resources import PublishedOutputs
+assert "matplotlib.figure" not in sys.modules
+resource = PublishedOutputs()
+resource.setup_for_execution(dg.build_init_resource_context())
+resource.setup_for_execution(dg.build_init_resource_context())
+loaders = [t for t in threading.enumerate() if t.name == "vawg-chart-preload"]
+assert len(loaders) <= 1, loaders
+for t in loaders:
+    t.join()
+assert "matplotlib.figure" in sys.modules and "matplotlib.backends.backend_agg" in sys.modules
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
