@@ -19,6 +19,7 @@ the margins the same way.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,9 @@ import pandas as pd
 from vawg_pipeline.disclosure.specs import DIMENSION_COLUMNS, TOTAL, TableSpec
 
 CASE_KEY = ("force_code", "case_reference")
+# The most cells (levels, plus one for a value outside them, multiplied over the
+# dimensions) a shared counting query may group by: beyond it, a table per query.
+MAX_SHARED_GRID_CELLS = 500_000
 
 
 def count_table(
@@ -188,25 +192,32 @@ def count_tables_duckdb(
         if absent:
             raise KeyError(f"{spec.table_id}: rows lack columns {absent}")
 
-    # One query per unit and population, grouped by every column any of its tables
+    # One query per unit and population, grouped by every dimension any of its tables
     # uses: each table's cells are sums of those finer cells. For cases the costly
     # one-row-per-case reduction then runs once, not per table; for individuals one scan
     # serves every table (a few tens of thousands of groups for a million rows, summed
-    # in numpy), where a query per table cost ~30 ms each.
-    used_by: dict[tuple[str, str], set[str]] = {}
+    # in numpy), where a query per table cost ~30 ms each. Should configured tables make
+    # that shared grid too large, their tables are counted one query each.
+    members: dict[tuple[str, str], list[TableSpec]] = {}
     for spec in specs:
-        used_by.setdefault((spec.unit, spec.population), set()).update(
-            DIMENSION_COLUMNS[d] for d in spec.dimensions)
-    order = list(dict.fromkeys(DIMENSION_COLUMNS.values()))
+        members.setdefault((spec.unit, spec.population), []).append(spec)
+    queries: list[tuple[str, str, list[TableSpec]]] = []
+    for (unit, population), group in members.items():
+        shared = {d: checked[s.table_id][d] for s in group for d in s.dimensions}
+        if math.prod(len(v) + 1 for v in shared.values()) <= MAX_SHARED_GRID_CELLS:
+            queries.append((unit, population, group))
+        else:
+            queries += [(unit, population, [s]) for s in group]
 
+    order = list(DIMENSION_COLUMNS)
     interiors: dict[str, np.ndarray] = {}
-    for (unit, population), used in used_by.items():
-        columns = tuple(c for c in order if c in used)
+    for unit, population, group in queries:
+        used = {d for s in group for d in s.dimensions}
+        columns = tuple(DIMENSION_COLUMNS[d] for d in order if d in used)
         counted = con.execute(group_sql(unit, population, columns, rows_sql),
                               list(params)).fetchnumpy()
-        for s in specs:
-            if (s.unit, s.population) == (unit, population):
-                interiors[s.table_id] = _dense_interior(s, checked[s.table_id], counted)
+        for s in group:
+            interiors[s.table_id] = _dense_interior(s, checked[s.table_id], counted)
     return {s.table_id: _long_frame(list(s.dimensions), checked[s.table_id],
                                     interiors[s.table_id])
             for s in specs}

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vawg_pipeline.disclosure import counting
 from vawg_pipeline.disclosure.counting import count_table, count_table_duckdb, count_tables_duckdb
 from vawg_pipeline.disclosure.specs import TOTAL, TableSpec, load_table_specs
 from vawg_pipeline_tests.disclosure.synthetic import forces, levels_for, make_rows
@@ -195,6 +196,32 @@ def test_duckdb_counter_equals_count_table_on_random_rows(
 def test_duckdb_counter_equals_count_table_at_national_shape(seed: int) -> None:
     rows = make_rows(3000, forces(44), seed=seed)
     _assert_counters_agree(rows, SYNTHETIC)
+
+
+def test_tables_of_one_unit_and_population_share_one_query(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    queries: list[str] = []
+    real_group_sql = counting.group_sql
+    monkeypatch.setattr(counting, "group_sql",
+                        lambda *args: queries.append(args[0]) or real_group_sql(*args))
+    _assert_counters_agree(make_rows(500, forces(44), seed=4), SYNTHETIC, each_alone=False)
+    assert len(queries) == len({(s.unit, s.population) for s in SPECS.values()})
+
+
+def test_tables_too_many_to_share_a_query_are_counted_one_query_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Configured tables whose shared grid would be too large: each its own query,
+    the same counts."""
+    monkeypatch.setattr(counting, "MAX_SHARED_GRID_CELLS", 1)
+    queries: list[str] = []
+    real_group_sql = counting.group_sql
+    monkeypatch.setattr(counting, "group_sql",
+                        lambda *args: queries.append(args[0]) or real_group_sql(*args))
+    rows = make_rows(500, forces(44), seed=3)
+    _assert_counters_agree(rows, SYNTHETIC, each_alone=False)
+    assert len(queries) == len(SPECS)
 
 
 def test_duckdb_counter_keeps_count_tables_own_examples() -> None:
