@@ -335,10 +335,8 @@ def _find_header(
 def _has_cells_below(grid: Grid, header_index: int) -> bool:
     """Whether any cell below the header row holds something other than spaces."""
     start = header_index + 1
-    return any(
-        pc.any(pc.not_equal(pc.utf8_trim_whitespace(column.slice(start)), "")).as_py()
-        for column in grid.columns.values()
-    )
+    return any(_blank_to_null(column.slice(start)).null_count < len(column) - start
+               for column in grid.columns.values())
 
 
 def _blank_to_null(column: pa.Array) -> pa.Array:

@@ -23,7 +23,7 @@ from vawg_pipeline.publish.tables import (
     DIMENSION_TITLES,
     Publication,
 )
-from vawg_pipeline.store.schema import connect
+from vawg_pipeline.store.schema import connect, sql_text
 
 RELEASE_COLUMNS: list[tuple[str, str, str]] = [
     ("release_id", "VARCHAR NOT NULL", "Release identifier: creation time (UTC) and a "
@@ -60,10 +60,6 @@ class ReleaseInfo:
     created_at: datetime
     content_hash: str
     code_version: str
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _ident(name: str) -> str:
@@ -108,9 +104,9 @@ def _create(con: duckdb.DuckDBPyConnection, name: str, comment: str,
         con.execute(f"INSERT INTO {_ident(name)} SELECT {select} FROM {_ident(view)}")
     finally:
         con.unregister(view)
-    con.execute(f"COMMENT ON TABLE {_ident(name)} IS {_quote(comment)}")
+    con.execute(f"COMMENT ON TABLE {_ident(name)} IS {sql_text(comment)}")
     for c, _, text in columns:
-        con.execute(f"COMMENT ON COLUMN {_ident(name)}.{_ident(c)} IS {_quote(text)}")
+        con.execute(f"COMMENT ON COLUMN {_ident(name)}.{_ident(c)} IS {sql_text(text)}")
 
 
 def write_published_duckdb(path: Path, pub: Publication, release: ReleaseInfo) -> Path:
@@ -160,7 +156,7 @@ def write_csvs(duckdb_path: Path, folder: Path, tables: list[str]) -> dict[str, 
             target = folder / f"{name}.csv"
             # Exported in the table's stored order; NULL as an empty field.
             con.execute(
-                f"COPY (SELECT * FROM {_ident(name)}) TO {_quote(str(target))} "
+                f"COPY (SELECT * FROM {_ident(name)}) TO {sql_text(str(target))} "
                 "(HEADER, DELIMITER ',', QUOTE '\"', NULLSTR '', "
                 "TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S')"
             )

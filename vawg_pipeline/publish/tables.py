@@ -444,15 +444,6 @@ def count_period_tables(con: duckdb.DuckDBPyConnection, period: ReportingPeriod,
     return count_period(con, period, specs, levels)[0]
 
 
-def count_period_contributions(
-    con: duckdb.DuckDBPyConnection, period: ReportingPeriod, specs: list[TableSpec],
-    levels: Mapping[str, list[str]], force_dimension: str,
-) -> dict[str, pd.DataFrame]:
-    """Each force's own counts in every table without the force dimension: the table
-    counted with a leading force column, force Totals left out (those are the table)."""
-    return count_period(con, period, specs, levels, force_dimension)[1]
-
-
 _SHARES_SUFFIX = "__by_force"
 
 
@@ -461,7 +452,8 @@ def count_period(
     levels: Mapping[str, list[str]], force_dimension: str | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """The period's true counts of every table and, given the force dimension, each
-    force's share of every table without it (as count_period_contributions).
+    force's share of every table without it: that table counted with a leading force
+    column, force Totals left out (those are the table).
 
     Counted together: a table and its by-force shares are grouped by the same DuckDB
     queries, the table's cells being sums of the shares' finer ones.

@@ -9,6 +9,7 @@ import pandas as pd
 
 from vawg_pipeline.contract import Contract
 from vawg_pipeline.privacy import PSEUDONYM_HEX_CHARS
+from vawg_pipeline.store.schema import sql_text
 
 # A force's newest file was refused when no accepted return of it is newer.
 _REFUSED_NEWEST = """
@@ -48,10 +49,6 @@ def stale_or_missing(cover: pd.DataFrame, now: datetime, max_age_days: int) -> p
     return cover[(cover["status"] != "accepted") | (cover["received_at"] < cutoff)]
 
 
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def contract_violations(con: duckdb.DuckDBPyConnection, contract: Contract) -> pd.DataFrame:
     """Rows of ``cases`` breaking each rule the store promises analysts, one row per rule.
 
@@ -61,7 +58,7 @@ def contract_violations(con: duckdb.DuckDBPyConnection, contract: Contract) -> p
     row_rules: list[tuple[str, str]] = []
     for f in contract.stored:
         if f.kind == "category" and f.values:
-            allowed = ", ".join(_sql_text(v) for v in f.values)
+            allowed = ", ".join(sql_text(v) for v in f.values)
             row_rules.append((f"{f.name} not canonical",
                               f"{f.name} IS NOT NULL AND {f.name} NOT IN ({allowed})"))
         if f.required and f.name != "subject_reference":

@@ -117,7 +117,8 @@ def table_columns(table: str) -> list[tuple[str, str, str]]:
     return _case_columns() if table == "cases" else TABLES[table][1]
 
 
-def _quote(text: str) -> str:
+def sql_text(text: str) -> str:
+    """``text`` as a SQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -132,8 +133,8 @@ def schema_statements() -> list[str]:
         columns = table_columns(table)
         body = ", ".join(f"{name} {sql}" for name, sql, _ in columns)
         statements.append(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
-        statements.append(f"COMMENT ON TABLE {table} IS {_quote(comment)}")
-        statements += [f"COMMENT ON COLUMN {table}.{name} IS {_quote(text)}"
+        statements.append(f"COMMENT ON TABLE {table} IS {sql_text(comment)}")
+        statements += [f"COMMENT ON COLUMN {table}.{name} IS {sql_text(text)}"
                        for name, _, text in columns]
     return statements
 

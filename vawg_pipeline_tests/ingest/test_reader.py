@@ -269,6 +269,23 @@ def test_a_second_data_sheet_missing_a_column_refuses_the_file(tmp_path: Path) -
     assert "criminal_investigation" in problem and "Crim Inv" in problem
 
 
+def test_an_empty_template_sheet_is_not_a_data_sheet_missing_a_column(
+    tmp_path: Path,
+) -> None:
+    """A second copy of the headings with nothing below but invisible characters (a
+    template left in the workbook) holds no rows: the file is read, not refused."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)])
+    wb = openpyxl.load_workbook(path)
+    template = wb.create_sheet("Template")
+    fields = [f for f in HEADINGS if f != "criminal_investigation"]
+    template.append([HEADINGS[f] for f in fields])
+    template.append(["\u200b", "\u00a0", None, "\ufeff"])
+    wb.save(path)
+    raw = read_return(path)
+    assert [s.sheet for s in raw.sheets] == ["Return"] and raw.rows_read == 2
+    assert raw.ignored_sheets == ["Template"]
+
+
 def test_a_lookup_sheet_of_categories_is_not_a_data_sheet(tmp_path: Path) -> None:
     """A sheet listing the accepted values under category headings holds no cases."""
     path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)])
