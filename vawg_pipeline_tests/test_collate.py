@@ -64,11 +64,14 @@ def test_a_store_fault_stops_the_batch_without_reading_the_rest(tmp_path, key, m
         read.append(force_code)
         return real_ingest(path, force_code, *args, **kwargs)
 
-    def failing_store(con, result):
+    def failing_store(con, results):
         raise OSError("disk full")
 
+    # One file per batch, as large returns go.
+    monkeypatch.setattr(collate, "BATCH_BYTES_MIN", 1)
+    monkeypatch.setattr(collate, "BATCH_BYTES_MAX", 1)
     monkeypatch.setattr(collate, "ingest_return", counting_ingest)
-    monkeypatch.setattr(national, "replace_force_return", failing_store)
+    monkeypatch.setattr(national, "replace_force_returns", failing_store)
     con = national.open_store(tmp_path / "vawg.duckdb", key)
     with pytest.raises(OSError, match="disk full"):
         collate.refresh_forces(con, tmp_path / "incoming", forces, key, workers=2)
@@ -76,3 +79,24 @@ def test_a_store_fault_stops_the_batch_without_reading_the_rest(tmp_path, key, m
     # Nothing half-written: the store holds no rows and no accepted submission.
     assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM submissions").fetchone()[0] == 0
+
+
+def test_batches_shrink_towards_the_end_and_hold_every_file_once(tmp_path) -> None:
+    """Big returns alone, small ones together, the last batches small: both threads
+    finish together."""
+    sizes = [18 << 20, 5 << 20, *[(3 << 20) - 7 * i for i in range(10)],
+             *[(1 << 20) - 5 * i for i in range(20)]]
+    jobs = []
+    for i, size in enumerate(sizes):
+        path = tmp_path / f"{i}.xlsx"
+        with path.open("wb") as handle:
+            handle.truncate(size)  # a sparse file: only its size matters here
+        jobs.append(collate._Job(f"force-{i}", path, f"sha-{i}"))
+    batches = collate._batches(jobs, workers=2)
+    assert sorted(j.force_code for b in batches for j in b) == sorted(
+        j.force_code for j in jobs)
+    assert [j.path.stat().st_size for j in batches[0]] == [18 << 20]
+    totals = [sum(j.path.stat().st_size for j in b) for b in batches]
+    assert totals[-1] < totals[1] / 2 and len(batches) < len(jobs) / 2
+    assert all(len(b) == 1 or t <= collate.BATCH_BYTES_MAX for b, t in
+               zip(batches, totals, strict=True))

@@ -31,7 +31,15 @@ RECEIVED_DATE = "received_date"  # the day the file was received (its modificati
 ROW_FINGERPRINT = "row_fingerprint"  # tells exact duplicates from conflicting rows
 KEY_REPEATED = "key_repeated"  # the row's (case, subject) key appears on another row
 UNREADABLE_SUFFIX = "_unreadable"  # <date field>_unreadable: the text of unreadable dates
+# Which return of a batch the row came from (several forces' returns validated at once):
+# the row rules hold within one return, never across forces.
+RETURN_ID = "return_id"
 KEY = ["case_reference", "subject_reference"]
+
+
+def within_return(df: pd.DataFrame, columns: list[str]) -> list[str]:
+    """The columns a row rule groups by: ``columns`` within each return of the frame."""
+    return [RETURN_ID, *columns] if RETURN_ID in df else list(columns)
 
 
 @immutable(init=True)
@@ -116,6 +124,7 @@ class ReturnRow(pa.DataFrameModel):
     received_date: Series[pa.DateTime] = pa.Field(nullable=False)
     row_fingerprint: Series[int] = pa.Field(nullable=False)
     key_repeated: Series[bool] = pa.Field(nullable=False, required=False)
+    return_id: Series[int] = pa.Field(nullable=False, required=False)
 
     class Config:
         strict = False
@@ -188,7 +197,8 @@ class ReturnRow(pa.DataFrameModel):
 def _key_repeated(df: pd.DataFrame) -> pd.Series:
     if KEY_REPEATED in df:  # worked out once by the normaliser
         return df[KEY_REPEATED].astype(bool)
-    return (df.duplicated(KEY, keep=False) & df[KEY].notna().all(axis=1)).astype(bool)
+    return (df.duplicated(within_return(df, KEY), keep=False)
+            & df[KEY].notna().all(axis=1)).astype(bool)
 
 
 def duplicate_copies(df: pd.DataFrame) -> pd.Series:
@@ -197,7 +207,7 @@ def duplicate_copies(df: pd.DataFrame) -> pd.Series:
     copies = pd.Series(False, index=df.index)
     if repeated.any():
         rows = df[repeated]
-        same_row = rows.duplicated([*KEY, ROW_FINGERPRINT], keep="first")
+        same_row = rows.duplicated([*within_return(df, KEY), ROW_FINGERPRINT], keep="first")
         copies[rows.index] = same_row & ~conflicting_keys(df)[rows.index]
     return copies
 
@@ -208,7 +218,8 @@ def conflicting_keys(df: pd.DataFrame) -> pd.Series:
     if not repeated.any():
         return pd.Series(False, index=df.index)
     rows = df[repeated]
-    versions = rows.groupby(KEY, sort=False)[ROW_FINGERPRINT].transform("nunique")
+    versions = rows.groupby(within_return(df, KEY), sort=False)[ROW_FINGERPRINT] \
+        .transform("nunique")
     return (versions > 1).reindex(df.index, fill_value=False).astype(bool)
 
 
@@ -218,7 +229,9 @@ def case_disagreements(df: pd.DataFrame) -> pd.Series:
     Only readable values are compared: a row whose date cannot be read is quarantined
     for that already, and should not take its case's other rows with it.
     """
-    shared = df["case_reference"].duplicated(keep=False) & df["case_reference"].notna()
+    case = within_return(df, ["case_reference"])
+    shared = (df[case[0]].duplicated(keep=False) if len(case) == 1
+              else df.duplicated(case, keep=False)) & df["case_reference"].notna()
     if not shared.any():
         return pd.Series(False, index=df.index)
     rows = df[shared & ~duplicate_copies(df)] if _key_repeated(df).any() else df[shared]
@@ -226,8 +239,9 @@ def case_disagreements(df: pd.DataFrame) -> pd.Series:
         rows["case_type"].isin(_CONTRACT["case_type"].canonical_values)
     )
     disagree = pd.Series(False, index=rows.index)
+    groups = [rows[c] for c in case]
     for values in (case_type, rows["date_recorded"]):
-        disagree |= values.groupby(rows["case_reference"], sort=False).transform("nunique") > 1
+        disagree |= values.groupby(groups, sort=False).transform("nunique") > 1
     return disagree.reindex(df.index, fill_value=False).astype(bool)
 
 

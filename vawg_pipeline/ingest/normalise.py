@@ -23,8 +23,10 @@ from vawg_pipeline.contract.schema import (
     KEY,
     KEY_REPEATED,
     RECEIVED_DATE,
+    RETURN_ID,
     ROW_FINGERPRINT,
     UNREADABLE_SUFFIX,
+    within_return,
 )
 
 # Day-first only: the contract never allows month-first dates. Any of these may carry a
@@ -131,11 +133,13 @@ def _fingerprints(frame: pd.DataFrame, personal: pd.DataFrame,
 
 
 def normalise_rows(
-    data: pd.DataFrame, contract: Contract, received_date: str,
+    data: pd.DataFrame, contract: Contract, received_date: str | pd.Series,
     serial_epoch: pd.Timestamp = EXCEL_EPOCH,
 ) -> pd.DataFrame:
     """The validation frame: present fields normalised, helper columns added.
 
+    ``received_date`` is the day the file arrived (ISO text), or each row's when the
+    frame holds several returns (a ``return_id`` column tells them apart).
     ``serial_epoch`` is day 0 of the workbook's date serials (1904-01-01 for a workbook
     saved with the 1904 date system).
 
@@ -155,11 +159,16 @@ def normalise_rows(
         elif not f.personal:
             out[f.name] = _text_series(_arrow(raw), raw.index)
     frame = pd.DataFrame(out, index=data.index)
+    if RETURN_ID in data:
+        frame[RETURN_ID] = data[RETURN_ID].to_numpy(dtype="int64")
     personal = data[[f.name for f in present if f.personal and f.name not in frame]]
-    # Whether a row's key repeats: worked out once here, used by every row rule.
-    repeated = (frame.duplicated(KEY, keep=False) & frame[KEY].notna().all(axis=1)).to_numpy() \
+    # Whether a row's key repeats within its return: worked out once here, used by every
+    # row rule.
+    repeated = (frame.duplicated(within_return(frame, KEY), keep=False)
+                & frame[KEY].notna().all(axis=1)).to_numpy() \
         if all(k in frame for k in KEY) else np.zeros(len(frame), dtype=bool)
     frame[ROW_FINGERPRINT] = _fingerprints(frame, personal, repeated)
     frame[KEY_REPEATED] = repeated
-    frame[RECEIVED_DATE] = pd.Timestamp(received_date)
+    frame[RECEIVED_DATE] = pd.Timestamp(received_date) if isinstance(received_date, str) \
+        else received_date.to_numpy(dtype="datetime64[ns]")
     return frame

@@ -7,7 +7,7 @@ force's rows either wholly as before or wholly replaced, never half a force.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -132,33 +132,56 @@ def bulk_load(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 def replace_force_return(con: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
     """Make ``result`` the force's current return: its rows replace the old ones whole."""
+    replace_force_returns(con, [result])
+
+
+def replace_force_returns(
+    con: duckdb.DuckDBPyConnection, results: Sequence[IngestResult]
+) -> None:
+    """Make each result its force's current return, in one transaction.
+
+    Each force's rows replace its old ones whole; the forces change together or not at
+    all, and a batch of small returns pays for one commit, not one each.
+    """
+    if not results:
+        return
+    codes = [r.force_code for r in results]
+    if len(set(codes)) != len(codes):
+        raise ValueError(f"one return per force in a batch, got {sorted(codes)}")
     # As Arrow tables: the case columns are Arrow already, so DuckDB scans them in
-    # place, without taking Python's GIL from the ingestion threads.
-    cases = pa.Table.from_pandas(result.cases[CASE_COLUMNS], preserve_index=False)
-    quarantine = result.quarantine[QUARANTINE_COLUMNS]
+    # place, without taking Python's GIL from the ingestion threads. An optional
+    # column one force did not send is all null; "permissive" gives it the others' type.
+    cases = pa.concat_tables(
+        [pa.Table.from_pandas(r.cases[CASE_COLUMNS], preserve_index=False) for r in results],
+        promote_options="permissive")
+    quarantine = [r.quarantine[QUARANTINE_COLUMNS] for r in results if len(r.quarantine)]
+    forces = ", ".join("?" for _ in codes)
     con.execute("BEGIN")
     try:
-        con.execute("DELETE FROM cases WHERE force_code = ?", [result.force_code])
-        con.execute("DELETE FROM quarantine WHERE force_code = ?", [result.force_code])
+        con.execute(f"DELETE FROM cases WHERE force_code IN ({forces})", codes)
+        con.execute(f"DELETE FROM quarantine WHERE force_code IN ({forces})", codes)
         con.register("cases_frame", cases)
         con.execute(f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) "
                     f"SELECT {', '.join(CASE_COLUMNS)} FROM cases_frame")
-        con.register("quarantine_frame", quarantine)
-        con.execute(f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
-                    f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine_frame")
+        if quarantine:
+            con.register("quarantine_frame", pd.concat(quarantine, ignore_index=True))
+            con.execute(f"INSERT INTO quarantine ({', '.join(QUARANTINE_COLUMNS)}) "
+                        f"SELECT {', '.join(QUARANTINE_COLUMNS)} FROM quarantine_frame")
         con.execute(
             "UPDATE submissions SET status = 'superseded' "
-            "WHERE force_code = ? AND status = 'accepted'", [result.force_code],
+            f"WHERE force_code IN ({forces}) AND status = 'accepted'", codes,
         )
-        _upsert_submission(con, {
-            "force_code": result.force_code, "file_name": result.file_name,
-            "sha256": result.sha256, "received_at": result.received_at,
-            "ingested_at": _now(), "status": "accepted", "error": None,
-            "rows_read": result.rows_read, "rows_stored": result.rows_stored,
-            "rows_quarantined": result.rows_quarantined,
-            "sheets": ", ".join(result.sheets),
-            "extra_columns": ", ".join(result.extra_columns),
-        })
+        ingested_at = _now()
+        for result in results:
+            _upsert_submission(con, {
+                "force_code": result.force_code, "file_name": result.file_name,
+                "sha256": result.sha256, "received_at": result.received_at,
+                "ingested_at": ingested_at, "status": "accepted", "error": None,
+                "rows_read": result.rows_read, "rows_stored": result.rows_stored,
+                "rows_quarantined": result.rows_quarantined,
+                "sheets": ", ".join(result.sheets),
+                "extra_columns": ", ".join(result.extra_columns),
+            })
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
