@@ -9,6 +9,7 @@ date system; and a file that breaks the batch is refused alone.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import openpyxl
@@ -108,7 +109,9 @@ def _landing(root: Path, forces: list[str]) -> Path:
     return root
 
 
-def test_a_file_that_breaks_its_batch_is_refused_alone(tmp_path, key, monkeypatch) -> None:
+def test_a_file_that_breaks_its_batch_is_refused_alone(
+    tmp_path, key, monkeypatch, caplog
+) -> None:
     """An unexpected fault while validating a batch (here injected for Essex's rows) is
     retried file by file: only the file that causes it is refused."""
     landing = _landing(tmp_path / "incoming", ["kent", "essex", "surrey"])
@@ -121,8 +124,10 @@ def test_a_file_that_breaks_its_batch_is_refused_alone(tmp_path, key, monkeypatc
 
     monkeypatch.setattr(returns, "normalise_rows", fragile_normalise)
     con = national.open_store(tmp_path / "vawg.duckdb", key)
-    results = collate.refresh_forces(con, landing, ["kent", "essex", "surrey"], key,
-                                     workers=1)
+    with caplog.at_level(logging.WARNING, logger="vawg_pipeline.collate"):
+        results = collate.refresh_forces(con, landing, ["kent", "essex", "surrey"], key,
+                                         workers=1)
+    assert "a batch of 3 returns failed (RuntimeError)" in caplog.text
     assert [r.outcome for r in results] == ["accepted", "refused", "accepted"]
     assert "could not be read (RuntimeError)" in results[1].error
     stored = dict(con.execute("SELECT force_code, count(*) FROM cases GROUP BY 1").fetchall())
