@@ -151,3 +151,15 @@ def test_forces_stored_together_change_together(tmp_path, key) -> None:
         national.replace_force_returns(con, [essex, broken])
     counts = con.execute("SELECT force_code, count(*) FROM cases GROUP BY 1 ORDER BY 1")
     assert counts.fetchall() == [("essex", 1), ("kent", 2)]
+
+
+def test_a_return_with_no_rows_in_a_batch(tmp_path, key) -> None:
+    """A header with nothing under it, before and after a return with rows."""
+    empty = write_csv(tmp_path / "empty.csv", [])
+    full = write_xlsx(tmp_path / "full.xlsx", [good_row(i) for i in range(1, 6)])
+    for order in (("kent", "essex"), ("essex", "kent")):
+        paths = {"kent": empty, "essex": full}
+        files = [ReturnFile(paths[force], force) for force in order]
+        for batched, f in zip(ingest_returns(files, key), files, strict=True):
+            _same(batched, ingest_return(f.path, f.force_code, key))
+            assert batched.rows_read == (0 if f.force_code == "kent" else 5)
