@@ -190,7 +190,7 @@ def _ingest_read(
         serial_epoch=MAC_EPOCH if batch[0].raw.date_1904 else EXCEL_EPOCH)
     frame["source_sheet"] = raw_rows["source_sheet"].to_numpy()
     frame["source_row"] = raw_rows[ROW_COLUMN].to_numpy()
-    absent = _absent_columns(frame, batch, bounds, contract)
+    absent = _unknown_where_absent(frame, batch, bounds, contract)
     clock.lap("normalise")
     codes = [r.file.force_code for r in batch]
     # Pseudonyms are computed by DuckDB, off the GIL, while pandera validates: on a lone
@@ -244,14 +244,15 @@ def _ingest_read(
     return results
 
 
-def _absent_columns(
+def _unknown_where_absent(
     frame: pd.DataFrame, batch: list[_ReadReturn], bounds: np.ndarray, contract: Contract
 ) -> dict[str, pd.Series]:
     """Per field, the rows of sheets that lack its column: unknown there, not blank.
 
-    A return without an optional column at all has nothing to say about it, as when
-    validated alone: its rows' values are cleared (the normaliser gave them the
-    column's blank spelling, having seen other returns' columns).
+    Also clears, in ``frame``, a field's values on the rows of a return that has no
+    such column at all: as when validated alone, that return says nothing about it
+    (the normaliser gave those rows the column's blank spelling, having seen other
+    returns' columns).
     """
     sheets = frame["source_sheet"].to_numpy()
     absent: dict[str, pd.Series] = {}
