@@ -193,17 +193,25 @@ def _floors(
         if force_dimension in spec.dimensions:
             raise ValueError(f"{table_id}: a force-level table needs no contributions")
         dims = list(spec.dimensions)
-        forces = frame[force_dimension].astype(str).to_numpy()
-        columns = [frame[d].astype(str).to_numpy() for d in dims]
-        own = pd.to_numeric(frame[value_column]).to_numpy(dtype=float)
-        for row, coords in enumerate(zip(*columns, strict=True)):
-            if forces[row] == TOTAL:
-                continue  # all forces together: that is the table itself, nobody's share
+        # A force Total is all forces together: the table itself, nobody's share.
+        frame = frame[frame[force_dimension].astype(str) != TOTAL]
+        coords = frame[dims].astype(str)
+        # One key lookup per distinct cell of the table, not per row: groups are
+        # numbered in order of first appearance, as drop_duplicates keeps them.
+        cell_of_group = []
+        for values in coords.drop_duplicates().itertuples(index=False, name=None):
             key: CellKey = (spec.unit, spec.population, tuple(sorted(
-                (d, v) for d, v in zip(dims, coords, strict=True) if v != TOTAL)))
-            cell = index.get(key)
-            if cell is None:
+                (d, v) for d, v in zip(dims, values, strict=True) if v != TOTAL)))
+            if key not in index:
                 raise ValueError(f"{table_id}: contribution to a cell no table has: {key}")
-            floor = floors.setdefault(forces[row], np.zeros(len(index)))
-            floor[cell] = max(floor[cell], own[row])
+            cell_of_group.append(index[key])
+        cells = np.asarray(cell_of_group, dtype=np.int64)[
+            coords.groupby(dims, sort=False).ngroup().to_numpy()]
+        own = pd.to_numeric(frame[value_column]).to_numpy(dtype=float)
+        forces, force_of_row = np.unique(frame[force_dimension].astype(str).to_numpy(),
+                                         return_inverse=True)
+        for number, force in enumerate(forces.tolist()):
+            mine = force_of_row == number
+            floor = floors.setdefault(force, np.zeros(len(index)))
+            np.maximum.at(floor, cells[mine], own[mine])
     return floors

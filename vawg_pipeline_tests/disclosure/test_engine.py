@@ -155,3 +155,12 @@ def test_forces_shares_of_a_national_table_become_their_floors() -> None:
     assert cells.lower_for("kent")[[complaint, conduct]].tolist() == [2.0, 5.0]
     assert cells.lower_for("essex")[[complaint, conduct]].tolist() == [0.0, 4.0]
     assert cells.lower[complaint] == 0.0  # the public knows no shares
+
+
+def test_a_share_of_a_cell_no_table_has_is_refused() -> None:
+    national = TableSpec("by_type", "T", "individuals", "all", ("case_type",), "d")
+    table = pd.DataFrame({"case_type": ["complaint", "Total"], "value": [6, 6]})
+    shares = pd.DataFrame({"force": ["kent"], "case_type": ["conduct"], "value": [1]})
+    with pytest.raises(ValueError, match="contribution to a cell no table has"):
+        link_tables({"by_type": table}, {"by_type": national},
+                    contributions={"by_type": shares})
