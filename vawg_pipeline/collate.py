@@ -65,6 +65,8 @@ class ForceRefresh:
     rows_stored: int | None = None
     rows_quarantined: int | None = None
     sheets: list[str] = field(default_factory=list)
+    # Sheets read but holding too few of the return's headings to be data sheets.
+    ignored_sheets: list[str] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
     ignored_files: list[tuple[str, str]] = field(default_factory=list)
     reason_counts: pd.DataFrame | None = None
@@ -245,6 +247,7 @@ def _store(
         outcome.rows_stored = result.rows_stored
         outcome.rows_quarantined = result.rows_quarantined
         outcome.sheets = result.sheets
+        outcome.ignored_sheets = result.ignored_sheets
         outcome.extra_columns = result.extra_columns
         outcome.reason_counts = result.reason_counts()
         outcome.preview = result.cases.head(10).drop(columns=["subject_pseudonym"])

@@ -40,6 +40,7 @@ def _force_metadata(r: ForceRefresh) -> dict[str, object]:
             "rows_quarantined": r.rows_quarantined,
             "dagster/row_count": r.rows_stored,
             "sheets": ", ".join(r.sheets),
+            "sheets ignored (not the return)": ", ".join(r.ignored_sheets) or "(none)",
             "extra columns ignored": ", ".join(r.extra_columns) or "(none)",
             "quarantine reasons": dg.MetadataValue.md(markdown_table(r.reason_counts)),
             "preview (no personal data)": dg.MetadataValue.md(markdown_table(r.preview)),

@@ -44,9 +44,14 @@ ROW_COLUMN = "_row"
 TOTAL_PATTERN = r"^[^A-Za-z]*(grand[^A-Za-z]*)?totals?[^A-Za-z]*$"
 # A count in a totals row: 42, 1,234, 12.5, 40%.
 COUNT_PATTERN = r"^[-+]?[0-9][0-9,]*(\.[0-9]+)?%?$"
-# A sheet "looks like the return" but lacks columns when at least this many required
-# headings are on one row: then the refusal names the missing headings.
+# When no sheet is a data sheet, the refusal names the missing headings of the sheet
+# nearest to one if it holds at least this many required headings.
 PARTIAL_HEADER_MIN = 3
+# A sheet whose header row holds at least this share of the required headings, with
+# cells below it, is a data sheet missing a column (the file is refused, naming it);
+# fewer, and it is a lookup, chart-data or summary sheet naming a few of the same
+# categories (ignored, and reported as such).
+INCOMPLETE_SHEET_SHARE = 2 / 3
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -143,10 +148,10 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
             matched = len(contract.required) - len(missing)
             if best_partial is None or matched > best_partial[0]:
                 best_partial = (matched, sheet_name, header_index + 1, missing)
-            # Case references under a return-like header: rows of the return, which
-            # must not vanish because the sheet lacks a column (a lookup or summary
-            # sheet names categories, never case references).
-            if (matched >= PARTIAL_HEADER_MIN and "case_reference" in mapping.values()
+            # Rows under most of the return's headings are rows of the return, which
+            # must not vanish because the sheet lacks a column (or a heading is
+            # misspelt), whichever column that is.
+            if (matched >= INCOMPLETE_SHEET_SHARE * len(contract.required)
                     and _has_cells_below(grid, header_index)):
                 incomplete.append((sheet_name, header_index + 1, missing))
             continue

@@ -269,6 +269,39 @@ def test_a_second_data_sheet_missing_a_column_refuses_the_file(tmp_path: Path) -
     assert "criminal_investigation" in problem and "Crim Inv" in problem
 
 
+def test_a_second_data_sheet_whose_case_reference_heading_is_unknown_refuses_the_file(
+    tmp_path: Path,
+) -> None:
+    """"Case Number" is no alias of the case reference: the Conduct rows must not vanish
+    while the Complaints sheet replaces the force's whole return."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)], sheet="Complaints")
+    wb = openpyxl.load_workbook(path)
+    conduct = wb.create_sheet("Conduct")
+    conduct.append(["Case Number" if f == "case_reference" else HEADINGS[f]
+                    for f in HEADINGS])
+    for i in range(3, 8):
+        conduct.append([good_row(i)[f] or None for f in HEADINGS])
+    wb.save(path)
+    problem = _refusal(path)
+    assert "sheet 'Conduct', header row 1" in problem and "case_reference" in problem
+
+
+def test_a_chart_data_sheet_naming_a_few_headings_is_ignored_and_reported(
+    tmp_path: Path,
+) -> None:
+    """Four of the ten required headings over a few rows is a working sheet, not the
+    return: the file is read from its data sheet, and the other sheet is reported."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)], sheet="Return")
+    wb = openpyxl.load_workbook(path)
+    chart = wb.create_sheet("Chart data")
+    chart.append(["Case Ref", "Status", "Case Type", "Role"])
+    chart.append(["PSD/1", "Open", "Complaint", "Officer"])
+    wb.save(path)
+    raw = read_return(path)
+    assert [s.sheet for s in raw.sheets] == ["Return"] and raw.rows_read == 2
+    assert raw.ignored_sheets == ["Chart data"]
+
+
 def test_an_empty_template_sheet_is_not_a_data_sheet_missing_a_column(
     tmp_path: Path,
 ) -> None:
