@@ -29,6 +29,16 @@ SPACE_CHARACTERS = (
     + "\u2028\u2029\u202f\u205f\u2060\u3000\ufeff"
 )
 _PARENTHETICAL = re.compile(r"\(.*?\)|\[.*?\]", re.DOTALL)  # hints may wrap lines
+# What a spreadsheet shows in a cell whose formula failed (a VLOOKUP that found nothing,
+# a deleted reference). Never a value: "#N/A" is not "N/A", "#NULL!" is not blank.
+SPREADSHEET_ERRORS = frozenset({
+    "#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA",
+    "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!",
+})
+
+
+def is_spreadsheet_error(text: object) -> bool:
+    return isinstance(text, str) and text.strip().upper() in SPREADSHEET_ERRORS
 
 
 def normalise_heading(text: object) -> str:
@@ -49,11 +59,13 @@ def heading_without_hint(text: object) -> str:
 
 
 def _singular(word: str) -> str:
-    # Plurals are forgiven ("Complaints", "Restricted duties", "PCSOs"); applied to both
+    # Plurals are forgiven ("Complaints", "Restricted duties", "PCSOs", "SCs"); applied to both
     # the accepted spellings and the incoming values, so it only has to be consistent.
     if len(word) > 3 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    if len(word) == 3 and word.endswith("s"):  # a two-letter abbreviation's: "PCs", "DSs"
         return word[:-1]
     return word
 

@@ -23,7 +23,7 @@ from pandera.dtypes import DataType, immutable
 from pandera.engines import pandas_engine
 from pandera.typing.pandas import Series
 
-from vawg_pipeline.contract.fields import load_contract
+from vawg_pipeline.contract.fields import SPREADSHEET_ERRORS, load_contract
 
 EARLIEST_DATE = pd.Timestamp("1990-01-01")
 # Helper columns the normaliser adds; not contract fields.
@@ -129,6 +129,13 @@ class ReturnRow(pa.DataFrameModel):
     class Config:
         strict = False
         coerce = False
+
+    # --- references ----------------------------------------------------------------
+
+    @pa.check("case_reference", "subject_reference", name="not_a_spreadsheet_error")
+    def not_a_spreadsheet_error(cls, values: Series[ArrowText]) -> Series[bool]:
+        # A failed formula's "#N/A" would otherwise pass for a reference.
+        return ~values.str.strip().str.upper().isin(SPREADSHEET_ERRORS)
 
     # --- dates ---------------------------------------------------------------------
 
@@ -247,6 +254,8 @@ def case_disagreements(df: pd.DataFrame) -> pd.Series:
 
 # Which field each check is about, and the reason a force reads in its feedback.
 CHECK_REASONS: dict[str, tuple[str | None, str]] = {
+    "not_a_spreadsheet_error": (None, "is a spreadsheet error (a formula that failed), "
+                                "not a reference"),
     "readable_date": (None, "cannot be read as a date (dates are day-first, "
                       "e.g. 05/10/2021, 5 Oct 2021 or 2021-10-05)"),
     "date_recorded_given": ("date_recorded", "is blank, but a value is required"),

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vawg_pipeline.contract import Contract, normalise_value
-from vawg_pipeline.contract.fields import SPACE_CLASS
+from vawg_pipeline.contract.fields import SPACE_CLASS, is_spreadsheet_error
 from vawg_pipeline.contract.schema import (
     EARLIEST_DATE,
     KEY,
@@ -96,6 +96,9 @@ def map_spellings(raw: pd.Series, lookup: dict[str, str], blank: str | None) -> 
     encoded = _arrow(raw).dictionary_encode()
     mapped: list[str | None] = []
     for value in encoded.dictionary.to_pylist():
+        if is_spreadsheet_error(value):  # "#N/A" must not pass for "N/A": left as written
+            mapped.append(value)
+            continue
         key = normalise_value(value)
         # A cell of punctuation only ("-", "?") says nothing: it counts as blank.
         mapped.append(lookup.get(key, value) if key else None)

@@ -205,10 +205,11 @@ def _read_spreadsheet(path: Path) -> list[tuple[str, Grid]]:
             # skip_rows=0 keeps leading blank rows, so index 0 is spreadsheet row 1.
             sheet = reader.load_sheet(sheet_name, header_row=None, skip_rows=0,
                                       dtypes="string")
-            batch = sheet.to_arrow()
+            batch, errors = sheet.to_arrow_with_errors()
+            columns = _with_error_cells(list(batch.columns), errors)
             # Absolute column positions, so "column C" in a message is column C.
             positions = [c.absolute_index for c in sheet.available_columns()]
-            grids.append((sheet_name, Grid(dict(zip(positions, batch.columns, strict=True)))))
+            grids.append((sheet_name, Grid(dict(zip(positions, columns, strict=True)))))
     except ReturnRefused:
         raise
     except Exception as exc:  # fastexcel raises its own error types per failure
@@ -218,6 +219,37 @@ def _read_spreadsheet(path: Path) -> list[tuple[str, Grid]]:
             f"{path.suffix.lower()} workbook"
         ) from exc
     return grids
+
+
+# calamine's names for the errors a cell can hold, and what a spreadsheet shows.
+_ERROR_TEXT = {
+    "Div0": "#DIV/0!", "NA": "#N/A", "Name": "#NAME?", "Null": "#NULL!", "Num": "#NUM!",
+    "Ref": "#REF!", "Value": "#VALUE!", "GettingData": "#GETTING_DATA",
+}
+_CALAMINE_ERROR = re.compile(r"Error\((\w+)\)")
+
+
+def _with_error_cells(columns: list[pa.Array], errors: object) -> list[pa.Array]:
+    """Cells holding a spreadsheet error (a failed formula's ``#N/A``) as that text.
+
+    The reader would leave them blank, and a blank is a value for some fields (no
+    restriction, gender not recorded): as text they are quarantined, naming the error.
+    """
+    if errors is None:
+        return columns
+    by_column: dict[int, dict[int, str]] = {}
+    for error in errors.errors:
+        found = _CALAMINE_ERROR.search(error.detail)
+        if found is None:  # not an error cell: a value the text type could not take
+            continue
+        row, column = error.position
+        by_column.setdefault(column, {})[row] = _ERROR_TEXT.get(found[1], f"#{found[1]}")
+    for column, cells in by_column.items():
+        values = columns[column].to_pylist()
+        for row, text in cells.items():
+            values[row] = text
+        columns[column] = pa.array(values, type=pa.string())
+    return columns
 
 
 def _uses_1904_dates(path: Path) -> bool:

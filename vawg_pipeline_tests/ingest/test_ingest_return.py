@@ -11,7 +11,7 @@ import pytest
 
 from vawg_pipeline.ingest.returns import ingest_return
 from vawg_pipeline.privacy import PseudonymKey
-from vawg_pipeline_tests.conftest import HEADINGS, good_row, write_csv, write_xlsx
+from vawg_pipeline_tests.conftest import HEADINGS, good_row, set_received, write_csv, write_xlsx
 
 
 def ingest(tmp_path: Path, rows, key: PseudonymKey, **kwargs):
@@ -279,3 +279,48 @@ def test_what_other_programs_write(tmp_path, key, field, written, canonical) -> 
                            "kent", key)
     assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
     assert result.cases[field].iloc[0] == canonical
+
+
+def test_cells_holding_a_spreadsheet_error_are_quarantined_naming_it(tmp_path, key) -> None:
+    """A VLOOKUP that found nothing shows #N/A. Read as blank it would pass silently
+    as "no restriction" or "gender not recorded", and "#N/A" as the rank "N/A"."""
+    import xlsxwriter
+
+    headings = {**HEADINGS, "subject_rank": "Rank"}
+    fields = list(headings)
+    path = tmp_path / "return.xlsx"
+    book = xlsxwriter.Workbook(path, {"default_date_format": "dd/mm/yyyy"})
+    sheet = book.add_worksheet("Return")
+    sheet.write_row(0, 0, [headings[f] for f in fields])
+    failed = {2: ("restriction", "#N/A"), 3: ("subject_gender", "#REF!"),
+              4: ("subject_rank", "#N/A"), 5: ("case_reference", "#N/A")}
+    for number in range(1, 6):
+        values = good_row(number)
+        sheet.write_row(number, 0, [values.get(f, "PC") or None for f in fields])
+        if number in failed:
+            field, shown = failed[number]
+            sheet.write_formula(number, fields.index(field), "=VLOOKUP(A2,Lookup!A:B,2,0)",
+                                None, shown)
+    book.close()
+    result = ingest_return(set_received(path), "kent", key)
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (5, 1, 4)
+    found = reasons(result)
+    assert found[3] == [("restriction", "restriction: '#N/A' is not an accepted value "
+                         "(accepted: suspended, restricted duties, none)")]
+    assert found[4][0][0] == "subject_gender" and "'#REF!'" in found[4][0][1]
+    assert found[5][0][0] == "subject_rank" and "'#N/A'" in found[5][0][1]
+    assert found[6] == [("case_reference", "case_reference: '#N/A' is a spreadsheet error "
+                         "(a formula that failed), not a reference")]
+
+
+def test_plurals_of_two_letter_abbreviations_are_accepted(tmp_path, key) -> None:
+    rows = [good_row(1, subject_role="SCs", subject_rank="PC"),
+            good_row(2, subject_rank="PCs"), good_row(3, subject_rank="DSs"),
+            good_row(4, subject_rank="PC", vawg_category="DAs")]
+    result = ingest(tmp_path, rows, key, headings={**HEADINGS, "subject_rank": "Rank"})
+    assert result.rows_quarantined == 0
+    cases = result.cases.set_index("case_reference")
+    assert cases.loc["PSD-0001", "subject_role"] == "special constable"
+    assert cases.loc["PSD-0002", "subject_rank"] == "constable"
+    assert cases.loc["PSD-0003", "subject_rank"] == "sergeant"
+    assert cases.loc["PSD-0004", "vawg_category"] == "domestic abuse"
