@@ -176,7 +176,7 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
             f"({', '.join(f.name for f in contract.required)})",
         )
     return RawReturn(file_name=name, sheets=sheets, ignored_sheets=ignored,
-                     date_1904=suffix in (".xlsx", ".xlsm") and _uses_1904_dates(path))
+                     date_1904=suffix != ".csv" and _uses_1904_dates(path))
 
 
 # --- formats ----------------------------------------------------------------------------
@@ -185,21 +185,23 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
 def _read_spreadsheet(path: Path) -> list[tuple[str, Grid]]:
     name = path.name
     head = path.open("rb").read(8)
-    if head == _OLE_MAGIC and path.suffix.lower() != ".xls":
-        # An .xlsx/.ods inside an OLE container is what Office writes when a workbook
-        # is password-protected.
+    suffix = path.suffix.lower()
+    if head == _OLE_MAGIC and _is_encrypted_ole(path):
+        # Office writes a password-protected .xlsx or .ods inside an OLE container.
         raise ReturnRefused(name, "the workbook is password-protected (encrypted); "
                             "send it without a password")
-    if path.suffix.lower() == ".xls" and head == _OLE_MAGIC and _is_encrypted_ole(path):
-        raise ReturnRefused(name, "the workbook is password-protected (encrypted); "
-                            "send it without a password")
-    if path.suffix.lower() in (".xlsx", ".xlsm", ".ods") and not zipfile.is_zipfile(path):
+    actual = _actual_format(path, head)
+    if actual is None and suffix != ".xls":
         raise ReturnRefused(
-            name, f"not a readable {path.suffix.lower()} workbook (the file is corrupt, "
+            name, f"not a readable {suffix} workbook (the file is corrupt, "
             "truncated or not a spreadsheet)"
         )
+    # A workbook saved under another format's extension (an .xls renamed .xlsx) is read
+    # for what it is: from its bytes, whose format the reader recognises.
+    source: str | bytes = str(path) if actual in (None, suffix) or (
+        actual == ".xlsx" and suffix == ".xlsm") else path.read_bytes()
     try:
-        reader = fastexcel.read_excel(str(path))
+        reader = fastexcel.read_excel(source)
         grids = []
         for sheet_name in reader.sheet_names:
             # skip_rows=0 keeps leading blank rows, so index 0 is spreadsheet row 1.
@@ -250,6 +252,21 @@ def _with_error_cells(columns: list[pa.Array], errors: object) -> list[pa.Array]
             values[row] = text
         columns[column] = pa.array(values, type=pa.string())
     return columns
+
+
+def _actual_format(path: Path, head: bytes) -> str | None:
+    """The workbook format the file's bytes are in (.xls, .xlsx or .ods), whatever its
+    name says; None if it is none of them."""
+    if head == _OLE_MAGIC:
+        return ".xls"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return None
+    if "xl/workbook.xml" in names:
+        return ".xlsx"
+    return ".ods" if "content.xml" in names else None
 
 
 def _uses_1904_dates(path: Path) -> bool:

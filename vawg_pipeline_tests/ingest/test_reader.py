@@ -117,6 +117,25 @@ def test_xls_written_by_a_real_excel_97_writer(tmp_path: Path) -> None:
     assert data["date_recorded"].iloc[0].startswith("2021-10-06")
 
 
+@pytest.mark.parametrize("wrong_name", ["return.xlsx", "return.ods"])
+def test_a_workbook_saved_under_another_formats_extension_is_read_for_what_it_is(
+    tmp_path: Path, wrong_name: str
+) -> None:
+    """An Excel 97 workbook renamed .xlsx is neither corrupt nor password-protected."""
+    xlsx = write_xlsx(tmp_path / "real.xlsx", [good_row(1), good_row(2)])
+    renamed = tmp_path / ("xlsx-as-" + wrong_name.replace(".xlsx", ".xls"))
+    renamed.write_bytes(xlsx.read_bytes())
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("VAWG")
+    for c, f in enumerate(HEADINGS):
+        sheet.write(0, c, HEADINGS[f])
+        sheet.write(1, c, str(good_row(1)[f]))
+    book.save(str(tmp_path / "real.xls"))
+    (tmp_path / wrong_name).write_bytes((tmp_path / "real.xls").read_bytes())
+    assert read_return(tmp_path / wrong_name).rows_read == 1
+    assert read_return(renamed).rows_read == 2
+
+
 def test_ods_written_by_pandas_odf(tmp_path: Path) -> None:
     frame = pd.DataFrame([good_row(1), good_row(2)]).rename(columns=HEADINGS)
     path = tmp_path / "return.ods"
