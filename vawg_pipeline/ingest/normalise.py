@@ -37,7 +37,11 @@ DATE_FORMATS = (
     "%Y/%m/%d", "%d %b %Y", "%d %B %Y", "%d %b %y", "%d %B %y", "%d-%b-%y", "%d-%b-%Y",
     "%d-%B-%y", "%d-%B-%Y",
 )
-TIME_OF_DAY = r"(?:\s+|T)(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:\s*[AaPp]\.?[Mm]\.?)?$"
+TIME_OF_DAY = (r"(?:\s+|T)(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?"
+               r"(?:\s*[AaPp]\.?[Mm]\.?)?"
+               r"(?:\s*(?:Z|UTC|GMT|[+-](?:[01]\d|2[0-3]):?[0-5]\d))?$")  # "...T14:30:00Z"
+# "Sept" is how many in England abbreviate September; strptime knows only "Sep".
+SEPTEMBER = r"(?i)\bsept\b"
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # serial 1 = 1900-01-01 (Lotus leap-year bug)
 MAC_EPOCH = pd.Timestamp("1904-01-01")  # serial 0 in a workbook using the 1904 system
 # The largest serial a day count can hold (106,751 days: the year 2192). A larger number
@@ -66,7 +70,8 @@ def _parse_distinct_dates(text: pd.Series, epoch: pd.Timestamp) -> pd.Series:
     serial = number.notna() & (number >= first_serial) & (number <= _MAX_SERIAL)
     if serial.any():
         parsed[serial] = epoch + pd.to_timedelta(np.floor(number[serial]), unit="D")
-    date_part = text.str.replace(TIME_OF_DAY, "", regex=True)
+    date_part = text.str.replace(TIME_OF_DAY, "", regex=True).str.replace(
+        SEPTEMBER, "Sep", regex=True)
     for fmt in DATE_FORMATS:
         todo = parsed.isna() & ~serial
         if not todo.any():

@@ -73,12 +73,21 @@ def test_spellings_normalise_to_canonical(tmp_path, key, field, written, canonic
      # the contract's day-first forms "or with a time part"
      "05-Oct-21 14:30", "05-Oct-21 14:30:00", "5 Oct 2021 14:30:00", "5/10/21 14:30:00",
      "5-Oct-2021 14:30:00", "05-10-2021 10:00", "05/10/2021 2:30 PM",
-     "2021-10-05T14:30:00.123", "05.10.2021"],
+     "2021-10-05T14:30:00.123", "05.10.2021",
+     # a time zone after the time (ISO 8601 as systems export it)
+     "2021-10-05T14:30:00Z", "2021-10-05T14:30:00+01:00", "05/10/2021 14:30 GMT"],
 )
 def test_every_day_first_date_form(tmp_path, key, written) -> None:
     result = ingest(tmp_path, [good_row(1, date_recorded=written)], key)
     assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
     assert result.cases["date_recorded"].iloc[0] == dt.date(2021, 10, 5)
+
+
+@pytest.mark.parametrize("written", ["5 Sept 2021", "05-Sept-21", "5 SEPT 2021 09:00"])
+def test_september_abbreviated_the_english_way(tmp_path, key, written) -> None:
+    result = ingest(tmp_path, [good_row(1, date_recorded=written)], key)
+    assert result.rows_quarantined == 0, result.quarantine["reason"].tolist()
+    assert result.cases["date_recorded"].iloc[0] == dt.date(2021, 9, 5)
 
 
 @pytest.mark.parametrize("written", [444740, 20211005, 110000, "01/01/3021",
