@@ -40,6 +40,9 @@ CSV_DELIMITERS = (",", ";", "\t", "|")  # in order of preference when equally go
 # How far down a sheet the header row may sit (title rows, logos, merged banners).
 HEADER_SEARCH_ROWS = 40
 ROW_COLUMN = "_row"
+# A CSV record with a value beyond the last heading: a cell holding the delimiter
+# unquoted ("Smith, John") has pushed every later value under the wrong heading.
+MISALIGNED_COLUMN = "_misaligned"
 # "Total", "TOTALS:", "Grand total" (cells are already trimmed).
 TOTAL_PATTERN = r"^[^A-Za-z]*(grand[^A-Za-z]*)?totals?[^A-Za-z]*$"
 # A count in a totals row: 42, 1,234, 12.5, 40%.
@@ -65,6 +68,9 @@ class Grid:
     """
 
     columns: dict[int, pa.Array]
+    # Delimited text (CSV): each record's number of cells (a record longer than its
+    # header, and than the file's other records, is out of line with the headings).
+    record_widths: np.ndarray | None = None
 
     @property
     def height(self) -> int:
@@ -348,7 +354,8 @@ def _read_csv(path: Path, contract: Contract) -> list[tuple[str, Grid]]:
         c: pa.array([r[c] if c < len(r) else None for r in records], type=pa.string())
         for c in range(width)
     }
-    return [(path.stem, Grid(columns))]
+    widths = np.array([len(r) for r in records], dtype=np.int64)
+    return [(path.stem, Grid(columns, record_widths=widths))]
 
 
 # --- header and data rows --------------------------------------------------------------
@@ -495,6 +502,11 @@ def _data_sheet(
         for col, f in mapping.items()
     })
     data[ROW_COLUMN] = (indices + start + 1).astype("int64")
+    if grid.record_widths is not None and len(indices):
+        misaligned = _out_of_line(grid.record_widths, header_index, indices + start,
+                                  header, kept)
+        if misaligned.any():
+            data[MISALIGNED_COLUMN] = misaligned
 
     extra: list[str] = list(duplicates.values())
     for col, cell in header.items():
@@ -512,6 +524,23 @@ def _data_sheet(
         extra_columns=extra,
         data=data,
     )
+
+
+def _out_of_line(widths: np.ndarray, header_index: int, rows: np.ndarray,
+                 header: dict[int, object], kept: dict[int, pa.Array]) -> np.ndarray:
+    """CSV records out of line with the headings: a value beyond the last heading, or
+    more cells than the header (unless every record has the same number: a file whose
+    records all end in one more comma than its header is not out of line)."""
+    last_heading = max((c for c, cell in header.items()
+                        if cell is not None and str(cell).strip()), default=-1)
+    out = np.zeros(len(rows), dtype=bool)
+    for col, values in kept.items():
+        if col > last_heading:
+            out |= values.is_valid().to_numpy(zero_copy_only=False)
+    row_widths = widths[rows]
+    if len(rows) > 1 and (row_widths == row_widths[0]).all():
+        return out
+    return out | (row_widths > widths[header_index])
 
 
 def _column_letter(index: int) -> str:

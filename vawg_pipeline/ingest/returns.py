@@ -26,7 +26,13 @@ import pyarrow as pa
 from vawg_pipeline.contract import Contract, load_contract
 from vawg_pipeline.contract.schema import RETURN_ID
 from vawg_pipeline.ingest.normalise import EXCEL_EPOCH, MAC_EPOCH, normalise_rows
-from vawg_pipeline.ingest.reader import ROW_COLUMN, RawReturn, ReturnRefused, read_return
+from vawg_pipeline.ingest.reader import (
+    MISALIGNED_COLUMN,
+    ROW_COLUMN,
+    RawReturn,
+    ReturnRefused,
+    read_return,
+)
 from vawg_pipeline.ingest.validate import find_problems
 from vawg_pipeline.privacy import PseudonymKey
 
@@ -199,7 +205,7 @@ def _ingest_read(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vawg-pseudonyms") as hasher:
         hashing = hasher.submit(_timed, _pseudonyms, key, codes, frame["subject_reference"],
                                 bounds)
-        problems = find_problems(frame, contract, absent=absent)
+        problems = _problems(frame, raw_rows, contract, absent)
         clock.lap("validate")
         pseudonyms, hashing_seconds = hashing.result()
     # The stage's time is the hashing's own (overlapping validate), not the wait for it.
@@ -273,6 +279,28 @@ def _unknown_where_absent(
         if mask is not None:
             absent[name] = pd.Series(mask, index=frame.index)
     return absent
+
+
+MISALIGNED_REASON = (
+    "the row has values beyond the last heading: a value holding the delimiter without "
+    "quotes (a comma in a name or note) has pushed the values after it under the wrong "
+    "headings, so none of them is read or shown; quote such values and send the file again")
+
+
+def _problems(frame: pd.DataFrame, raw_rows: pd.DataFrame, contract: Contract,
+              absent: dict[str, pd.Series]) -> pd.DataFrame:
+    """Every row's problems; a CSV record out of line with its headings has one only.
+
+    Its values sit under the wrong headings (a name where the status should be): they
+    are neither validated, nor compared with other rows, nor quoted in a reason.
+    """
+    if MISALIGNED_COLUMN not in raw_rows:
+        return find_problems(frame, contract, absent=absent)
+    misaligned = raw_rows[MISALIGNED_COLUMN].fillna(False).to_numpy(dtype=bool)
+    out_of_line = pd.DataFrame({"index": frame.index[misaligned], "field": "case_reference",
+                                "reason": MISALIGNED_REASON, "value": None})
+    return pd.concat([find_problems(frame[~misaligned], contract, absent=absent),
+                      out_of_line], ignore_index=True)
 
 
 def _pseudonyms(

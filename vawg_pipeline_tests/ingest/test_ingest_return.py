@@ -333,3 +333,34 @@ def test_plurals_of_two_letter_abbreviations_are_accepted(tmp_path, key) -> None
     assert cases.loc["PSD-0002", "subject_rank"] == "constable"
     assert cases.loc["PSD-0003", "subject_rank"] == "sergeant"
     assert cases.loc["PSD-0004", "vawg_category"] == "domestic abuse"
+
+
+def test_a_csv_record_pushed_out_of_line_by_an_unquoted_comma_is_quarantined_unshown(
+    tmp_path, key
+) -> None:
+    """A note typed "Spoke to victim, Mary Jones, at home" without quotes puts the
+    victim's name under Status: the row is quarantined, and no value of it is quoted."""
+    headings = {f: h for f, h in HEADINGS.items() if f not in ("notes", "status")}
+    headings = {**headings, "notes": "Notes", "status": "Status"}  # notes before status
+    path = write_csv(tmp_path / "return.csv", [good_row(1), good_row(2)], headings=headings)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    good = good_row(3, notes="Spoke to victim, Mary Jones, at home")
+    cells = [good[f].strftime("%d/%m/%Y") if isinstance(good[f], dt.datetime)
+             else str(good[f] or "") for f in headings]
+    lines.append(",".join(cells))  # written by hand: the note's commas unquoted
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    result = ingest_return(set_received(path), "kent", key)
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (3, 2, 1)
+    quarantine = result.quarantine
+    assert quarantine["row_number"].tolist() == [4] and quarantine["value"].isna().all()
+    assert "values beyond the last heading" in quarantine["reason"].iloc[0]
+    assert "Mary" not in quarantine.to_string() and "Mary" not in str(result.reason_counts())
+
+
+def test_a_csv_whose_every_record_ends_in_one_more_comma_is_read(tmp_path, key) -> None:
+    path = write_csv(tmp_path / "return.csv", [good_row(1), good_row(2)])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\r\n".join([lines[0], *(line + "," for line in lines[1:])]) + "\r\n",
+                    encoding="utf-8")
+    result = ingest_return(set_received(path), "kent", key)
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (2, 2, 0)
