@@ -25,8 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from vawg_pipeline.disclosure.problem import Line, LinkedCells
+from vawg_pipeline.disclosure.problem import Constraint, Line, LinkedCells, at_most
 from vawg_pipeline.disclosure.specs import TOTAL, TableSpec
+
+CASES_UNIT, INDIVIDUALS_UNIT = "cases", "individuals"
+ALL_POPULATION = "all"
 
 CellKey = tuple[str, str, tuple[tuple[str, str], ...]]
 """(unit, population, sorted ((dimension, value), ...) without Totals)."""
@@ -171,6 +174,7 @@ def link_tables(
         lower=lower,
         attackers=dict(sorted(attackers.items())),
         floors=floors,
+        relations=cross_unit_relations(index),
     )
     return LinkedTables(
         cells=cells_problem,
@@ -180,6 +184,27 @@ def link_tables(
         row_labels=row_labels,
         table_order=order,
     )
+
+
+def cross_unit_relations(index: Mapping[CellKey, int]) -> list[Constraint]:
+    """What any reader knows of cells of different units or populations: the cases of
+    a cell are at most its individuals (every case has a subject in the cell), and a
+    cell of finalised cases at most the same cell of all cases.
+
+    Without them, a withheld count of a force's cases could be narrowed by its
+    published individuals, though no table links the two by a sum.
+    """
+    relations: list[Constraint] = []
+    for (unit, population, coords), cell in index.items():
+        if unit == CASES_UNIT:
+            larger = index.get((INDIVIDUALS_UNIT, population, coords))
+            if larger is not None:
+                relations.append(at_most(cell, larger))
+        if population != ALL_POPULATION:
+            larger = index.get((unit, ALL_POPULATION, coords))
+            if larger is not None:
+                relations.append(at_most(cell, larger))
+    return relations
 
 
 def _floors(

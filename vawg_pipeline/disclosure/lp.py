@@ -100,7 +100,13 @@ class DeviationModel:
         cols: list[int] = []
         vals: list[float] = []
         nrow = 0
-        for constraint in cells.constraints:
+        # Equalities (A y = 0), then relations: sum(a x) <= 0 is, in deviations,
+        # sum(a y) <= -sum(a v), the true table's slack (cells outside the model are
+        # fixed, so their share of it stays).
+        relation_rows: list[int] = []
+        relation_slack: list[float] = []
+        for constraint, is_relation in [*((c, False) for c in cells.constraints),
+                                        *((c, True) for c in cells.relations)]:
             entries = [
                 (int(self.local[c]), a)
                 for c, a in zip(constraint.cells, constraint.coefficients, strict=True)
@@ -112,7 +118,13 @@ class DeviationModel:
                 rows += [nrow, nrow]
                 cols += [2 * k, 2 * k + 1]
                 vals += [coef, -coef]
+            if is_relation:
+                relation_rows.append(nrow)
+                relation_slack.append(-float(np.dot(cells.values[list(constraint.cells)],
+                                                    constraint.coefficients)))
             nrow += 1
+        self.relation_rows = np.asarray(relation_rows, dtype=np.int32)
+        self.relation_slack = np.maximum(np.asarray(relation_slack, dtype=float), 0.0)
 
         ncol = 2 * m
         lp = highspy.HighsLp()
@@ -121,8 +133,12 @@ class DeviationModel:
         lp.col_cost_ = np.zeros(ncol)
         lp.col_lower_ = np.zeros(ncol)
         lp.col_upper_ = np.zeros(ncol)
-        lp.row_lower_ = np.zeros(nrow)
-        lp.row_upper_ = np.zeros(nrow)
+        row_lower = np.zeros(nrow)
+        row_upper = np.zeros(nrow)
+        row_lower[self.relation_rows] = -_INF
+        row_upper[self.relation_rows] = self.relation_slack
+        lp.row_lower_ = row_lower
+        lp.row_upper_ = row_upper
         row_index = np.asarray(rows, dtype=np.int64)
         col_index = np.asarray(cols, dtype=np.int64)
         order = np.lexsort((row_index, col_index))
@@ -238,11 +254,14 @@ class DeviationModel:
             if y[cell] > 0 and np.all(local >= 0) and np.all(rises_unbounded[local > 0]):
                 return y / y[cell]
         # Otherwise find one: an unbounded direction only raises cells free to rise
-        # without limit and lowers none; capped at 1 it is the optimum of an LP.
+        # without limit and lowers none; capped at 1 it is the optimum of an LP. A
+        # direction keeps every relation with no slack at all (a * d <= 0), or some
+        # multiple of it would break one.
         lower, upper = self.col_lower.copy(), self.col_upper.copy()
         capped = np.zeros_like(upper)
         capped[0::2] = np.where(np.isinf(upper[0::2]), 1.0, 0.0)
         self.apply_bounds(np.zeros_like(lower), capped)
+        self._relation_slack(np.zeros_like(self.relation_slack))
         try:
             status = self._run()
             y = self._full(np.asarray(self.h.getSolution().col_value))
@@ -251,6 +270,12 @@ class DeviationModel:
             return y / y[cell]
         finally:
             self.apply_bounds(lower, upper)
+            self._relation_slack(self.relation_slack)
+
+    def _relation_slack(self, slack: np.ndarray) -> None:
+        if self.relation_rows.size:
+            self.h.changeRowsBounds(self.relation_rows.size, self.relation_rows,
+                                    np.full(self.relation_rows.size, -_INF), slack)
 
     def pattern(
         self,

@@ -51,6 +51,11 @@ class Constraint:
         )
 
 
+def at_most(small: int, large: int) -> Constraint:
+    """A relation ``x[small] <= x[large]``, written as x[small] - x[large] <= 0."""
+    return Constraint(cells=(int(small), int(large)), coefficients=(1.0, -1.0))
+
+
 @dataclass(frozen=True)
 class Line:
     """One line of a table: ``total`` equals the sum of ``parts`` (cell indices). Used by
@@ -76,6 +81,9 @@ class LinkedCells:
     must_publish: cells that may never be withheld as a secondary (a rule, such as the
         single-non-zero-line rule, may still withhold them); readers may take them as
         public knowledge unless they are withheld.
+    relations: inequalities holding on the true values, each read as
+        ``sum(coefficients[k] * x[cells[k]]) <= 0``: what a reader knows of how cells of
+        different tables compare (a cell's cases are at most its individuals).
     attackers: insiders by name -> mask of the cells each knows exactly. The outsider
         (knows only what is published) is always attacked as well.
     floors: insiders by name -> per cell, a value the insider knows the cell is at
@@ -91,6 +99,7 @@ class LinkedCells:
     must_publish: np.ndarray | None = None
     attackers: dict[str, np.ndarray] = field(default_factory=dict)
     floors: dict[str, np.ndarray] = field(default_factory=dict)
+    relations: list[Constraint] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.values = np.asarray(self.values, dtype=float)
@@ -120,6 +129,14 @@ class LinkedCells:
             if abs(residual) > 1e-6 * (1.0 + float(np.abs(self.values[list(c.cells)]).sum())):
                 names = ", ".join(self.labels[i] for i in c.cells)
                 raise ValueError(f"constraint over [{names}] does not hold on the values")
+        for c in self.relations:
+            if len(c.cells) != len(c.coefficients) or not c.cells:
+                raise ValueError(f"malformed relation {c}")
+            if min(c.cells) < 0 or max(c.cells) >= n:
+                raise ValueError(f"relation {c} refers to a cell out of range")
+            if float(np.dot(self.values[list(c.cells)], c.coefficients)) > 1e-6:
+                names = ", ".join(self.labels[i] for i in c.cells)
+                raise ValueError(f"relation over [{names}] does not hold on the values")
         attackers: dict[str, np.ndarray] = {}
         for name, mask in self.attackers.items():
             if name == OUTSIDER:

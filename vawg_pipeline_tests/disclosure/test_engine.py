@@ -164,3 +164,59 @@ def test_a_share_of_a_cell_no_table_has_is_refused() -> None:
     with pytest.raises(ValueError, match="contribution to a cell no table has"):
         link_tables({"by_type": table}, {"by_type": national},
                     contributions={"by_type": shares})
+
+
+def _cases_and_individuals(relations: bool) -> LinkedCells:
+    """Four forces' cases (Kent 30, Dorset 15, Wiltshire 10, Cumbria 4; 59 in all) and
+    the individuals of three of them (15, 10, 5): every case has one subject but one
+    of Cumbria's, which has two."""
+    from vawg_pipeline.disclosure.problem import at_most
+
+    values = [30, 15, 10, 4, 59, 15, 10, 5]
+    return LinkedCells(
+        values=np.array(values, dtype=float),
+        constraints=[Constraint.total(4, [0, 1, 2, 3])],
+        labels=["cases kent", "cases dorset", "cases wiltshire", "cases cumbria",
+                "cases total", "individuals dorset", "individuals wiltshire",
+                "individuals cumbria"],
+        relations=[at_most(1, 5), at_most(2, 6), at_most(3, 7)] if relations else [],
+    )
+
+
+def test_a_withheld_count_of_cases_is_bounded_by_the_published_individuals() -> None:
+    """59 - 30 - 15 - 10 = 4 <= Cumbria's cases <= its 5 individuals: a width of 1,
+    though no table sums cases and individuals together."""
+    withheld = [1, 2, 3]
+    protection = Protection.for_cells(8, [3], sliding=5)
+    unrelated = audit_cells(_cases_and_individuals(relations=False), withheld, protection)
+    assert unrelated.passed and unrelated.interval(3) == (0.0, 29.0)
+    related = audit_cells(_cases_and_individuals(relations=True), withheld, protection)
+    assert related.interval(3) == (4.0, 5.0) and not related.passed
+
+
+def test_protection_widens_a_count_the_individuals_would_narrow() -> None:
+    cells = _cases_and_individuals(relations=True)
+    protection = Protection.for_cells(cells.n, [3], sliding=5)
+    result = protect_cells(cells, protection, initial=mask_of([1, 2, 3], cells.n))
+    audit = audit_cells(cells, result.withheld, protection)
+    assert audit.passed
+    lo, hi = audit.interval(3)
+    assert hi - lo >= 5
+
+
+def test_linked_tables_relate_cases_to_individuals_and_finalised_to_all() -> None:
+    specs = {
+        "cases": TableSpec("cases", "Cases", "cases", "all", ("force",), ""),
+        "people": TableSpec("people", "People", "individuals", "all", ("force",), ""),
+        "closed": TableSpec("closed", "Closed", "individuals", "finalised", ("force",), ""),
+    }
+    frame = pd.DataFrame({"force": ["a", "b", "Total"]})
+    tables = {"cases": frame.assign(value=[3, 4, 7]), "people": frame.assign(value=[5, 4, 9]),
+              "closed": frame.assign(value=[2, 1, 3])}
+    linked = link_tables(tables, specs)
+    labels = linked.cells.labels
+    pairs = {(labels[r.cells[0]], labels[r.cells[1]]) for r in linked.cells.relations}
+    assert ("cases: force=a", "individuals: force=a") in pairs
+    assert ("cases: grand total", "individuals: grand total") in pairs
+    assert ("individuals (finalised): force=b", "individuals: force=b") in pairs
+    assert len(pairs) == 6
