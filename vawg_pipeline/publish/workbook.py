@@ -137,8 +137,9 @@ def write_workbook(path: Path, pub: Publication, release_id: str,
             subtitles=[guard_text(spec.description),
                        guard_text(f"Reporting period: {pub.period.label()} $$period$$"),
                        guard_text(f"Unit: {spec.unit} $$units$$")],
+            # gptables moves each $$reference$$ to the end of its text as "[note n]".
             instructions=(f"This worksheet contains one table. {WITHHELD} marks a "
-                          "withheld value $$withheld$$ $$rules$$."),
+                          "withheld value. $$withheld$$$$rules$$"),
             source=guard_text(f"Source: {SOURCE}."),
             index_columns={2: 0},
         )

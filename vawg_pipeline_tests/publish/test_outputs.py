@@ -216,6 +216,9 @@ def test_workbook_cell_by_cell(published: Published) -> None:
     for position, spec in enumerate(SPECS, start=1):
         ws = wb[sheet_name(position)]
         assert str(ws["A1"].value).startswith(spec.title)
+        instructions = next(v for v in _cells(ws) if str(v).startswith("This worksheet"))
+        assert f"{WITHHELD} marks a withheld value. [note" in instructions
+        assert "  " not in instructions and " ." not in instructions
         ref = ws.tables[spec.table_id].ref
         rows = [[c.value for c in row] for row in ws[ref]]
         header, body = rows[0], rows[1:]
