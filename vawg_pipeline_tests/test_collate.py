@@ -100,3 +100,16 @@ def test_batches_shrink_towards_the_end_and_hold_every_file_once(tmp_path) -> No
     assert totals[-1] < totals[1] / 2 and len(batches) < len(jobs) / 2
     assert all(len(b) == 1 or t <= collate.BATCH_BYTES_MAX for b, t in
                zip(batches, totals, strict=True))
+
+
+def test_a_working_sheet_beside_the_return_is_reported_as_ignored(tmp_path, key) -> None:
+    import openpyxl
+
+    (tmp_path / "incoming" / "kent").mkdir(parents=True)
+    path = write_xlsx(tmp_path / "incoming" / "kent" / "kent.xlsx", [good_row(1), good_row(2)])
+    book = openpyxl.load_workbook(path)
+    book.create_sheet("Chart data").append(["Case Ref", "Status", "Case Type"])
+    book.save(path)
+    con = national.open_store(tmp_path / "vawg.duckdb", key)
+    [result] = collate.refresh_forces(con, tmp_path / "incoming", ["kent"], key)
+    assert result.outcome == "accepted" and result.ignored_sheets == ["Chart data"]
