@@ -40,8 +40,9 @@ CSV_DELIMITERS = (",", ";", "\t", "|")  # in order of preference when equally go
 # How far down a sheet the header row may sit (title rows, logos, merged banners).
 HEADER_SEARCH_ROWS = 40
 ROW_COLUMN = "_row"
-# A CSV record with a value beyond the last heading: a cell holding the delimiter
-# unquoted ("Smith, John") has pushed every later value under the wrong heading.
+# A CSV record out of line with its headings (a value beyond the last heading, or more
+# cells than the header): a cell holding the delimiter unquoted ("Smith, John") has
+# pushed every later value under the wrong heading.
 MISALIGNED_COLUMN = "_misaligned"
 # "Total", "TOTALS:", "Grand total" (cells are already trimmed).
 TOTAL_PATTERN = r"^[^A-Za-z]*(grand[^A-Za-z]*)?totals?[^A-Za-z]*$"
@@ -69,7 +70,7 @@ class Grid:
 
     columns: dict[int, pa.Array]
     # Delimited text (CSV): each record's number of cells (a record longer than its
-    # header, and than the file's other records, is out of line with the headings).
+    # header is out of line with the headings, unless every record is as long).
     record_widths: np.ndarray | None = None
 
     @property
