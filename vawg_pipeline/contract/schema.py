@@ -134,8 +134,9 @@ class ReturnRow(pa.DataFrameModel):
 
     @pa.check("case_reference", "subject_reference", name="not_a_spreadsheet_error")
     def not_a_spreadsheet_error(cls, values: Series[ArrowText]) -> Series[bool]:
-        # A failed formula's "#N/A" would otherwise pass for a reference.
-        return ~values.str.strip().str.upper().isin(SPREADSHEET_ERRORS)
+        # A failed formula's "#N/A" would otherwise pass for a reference. (The reader
+        # has trimmed every cell already.)
+        return ~values.str.upper().isin(SPREADSHEET_ERRORS)
 
     # --- dates ---------------------------------------------------------------------
 

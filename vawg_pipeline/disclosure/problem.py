@@ -120,23 +120,19 @@ class LinkedCells:
             raise ValueError("cell values must be finite and non-negative")
         if np.any(self.lower > self.values) or np.any(self.upper < self.values):
             raise ValueError("every value must lie within its [lower, upper] bounds")
-        for c in self.constraints:
-            if len(c.cells) != len(c.coefficients) or not c.cells:
-                raise ValueError(f"malformed constraint {c}")
-            if min(c.cells) < 0 or max(c.cells) >= n:
-                raise ValueError(f"constraint {c} refers to a cell out of range")
-            residual = float(np.dot(self.values[list(c.cells)], c.coefficients))
-            if abs(residual) > 1e-6 * (1.0 + float(np.abs(self.values[list(c.cells)]).sum())):
-                names = ", ".join(self.labels[i] for i in c.cells)
-                raise ValueError(f"constraint over [{names}] does not hold on the values")
-        for c in self.relations:
-            if len(c.cells) != len(c.coefficients) or not c.cells:
-                raise ValueError(f"malformed relation {c}")
-            if min(c.cells) < 0 or max(c.cells) >= n:
-                raise ValueError(f"relation {c} refers to a cell out of range")
-            if float(np.dot(self.values[list(c.cells)], c.coefficients)) > 1e-6:
-                names = ", ".join(self.labels[i] for i in c.cells)
-                raise ValueError(f"relation over [{names}] does not hold on the values")
+        for kind, items in (("constraint", self.constraints), ("relation", self.relations)):
+            for c in items:
+                if len(c.cells) != len(c.coefficients) or not c.cells:
+                    raise ValueError(f"malformed {kind} {c}")
+                if min(c.cells) < 0 or max(c.cells) >= n:
+                    raise ValueError(f"{kind} {c} refers to a cell out of range")
+                values = self.values[list(c.cells)]
+                residual = float(np.dot(values, c.coefficients))
+                tolerance = 1e-6 * (1.0 + float(np.abs(values).sum()))
+                # A constraint holds as an equality, a relation as "at most zero".
+                if residual > tolerance or (kind == "constraint" and residual < -tolerance):
+                    names = ", ".join(self.labels[i] for i in c.cells)
+                    raise ValueError(f"{kind} over [{names}] does not hold on the values")
         attackers: dict[str, np.ndarray] = {}
         for name, mask in self.attackers.items():
             if name == OUTSIDER:

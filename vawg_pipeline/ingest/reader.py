@@ -254,10 +254,11 @@ def _with_error_cells(columns: list[pa.Array], errors: object) -> list[pa.Array]
         row, column = error.position
         by_column.setdefault(column, {})[row] = _ERROR_TEXT.get(found[1], f"#{found[1]}")
     for column, cells in by_column.items():
-        values = columns[column].to_pylist()
-        for row, text in cells.items():
-            values[row] = text
-        columns[column] = pa.array(values, type=pa.string())
+        rows = sorted(cells)
+        mask = np.zeros(len(columns[column]), dtype=bool)
+        mask[rows] = True
+        columns[column] = pc.replace_with_mask(
+            columns[column], pa.array(mask), pa.array([cells[r] for r in rows], pa.string()))
     return columns
 
 
