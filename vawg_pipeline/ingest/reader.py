@@ -13,10 +13,13 @@ problem; the caller records the refusal and carries on with the other forces.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 import re
+import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import python_calamine
 
 from vawg_pipeline.contract import Contract, load_contract
 from vawg_pipeline.contract.fields import (
@@ -56,6 +60,11 @@ PARTIAL_HEADER_MIN = 3
 # fewer, and it is a lookup, chart-data or summary sheet naming a few of the same
 # categories (ignored, and reported as such).
 INCOMPLETE_SHEET_SHARE = 2 / 3
+# Case-level cells a force may merge down over its case's subject rows ("a case against
+# two officers is two rows sharing a case reference"). A data row blank in one of them
+# is the sign to look the sheet's merged cells up (a second read of the sheet, so only
+# then).
+MERGED_DOWN_SIGNS = ("case_reference", "case_type", "date_recorded")
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
@@ -72,6 +81,9 @@ class Grid:
     # Delimited text (CSV): each record's number of cells (a record longer than its
     # header is out of line with the headings, unless every record is as long).
     record_widths: np.ndarray | None = None
+    # Workbooks: the sheet's merged ranges, ((first row, first column), (last row, last
+    # column)) 0-based and inclusive, looked up only when asked for.
+    merged_ranges: Callable[[], list[tuple[tuple[int, int], tuple[int, int]]]] | None = None
 
     @property
     def height(self) -> int:
@@ -218,7 +230,10 @@ def _read_spreadsheet(path: Path) -> list[tuple[str, Grid]]:
             columns = _with_error_cells(list(batch.columns), errors)
             # Absolute column positions, so "column C" in a message is column C.
             positions = [c.absolute_index for c in sheet.available_columns()]
-            grids.append((sheet_name, Grid(dict(zip(positions, columns, strict=True)))))
+            grids.append((sheet_name, Grid(
+                dict(zip(positions, columns, strict=True)),
+                merged_ranges=functools.partial(_merged_ranges, source, sheet_name,
+                                                ods=(actual or suffix) == ".ods"))))
     except ReturnRefused:
         raise
     except Exception as exc:  # fastexcel raises its own error types per failure
@@ -260,6 +275,62 @@ def _with_error_cells(columns: list[pa.Array], errors: object) -> list[pa.Array]
         columns[column] = pc.replace_with_mask(
             columns[column], pa.array(mask), pa.array([cells[r] for r in rows], pa.string()))
     return columns
+
+
+def _merged_ranges(
+    source: str | bytes, sheet_name: str, ods: bool = False
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """A sheet's merged ranges: calamine's for Excel formats (fastexcel does not report
+    them), the sheet's own spans for OpenDocument (calamine reports none)."""
+    try:
+        if ods:
+            return _ods_merged_ranges(source, sheet_name)
+        book = (python_calamine.CalamineWorkbook.from_path(source) if isinstance(source, str)
+                else python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(source)))
+        try:
+            ranges = book.get_sheet_by_name(sheet_name).merged_cell_ranges
+        finally:
+            book.close()
+    except Exception:  # the sheet was read once already: no merges is the safe answer
+        return []
+    return [tuple(map(tuple, r)) for r in ranges or []]
+
+
+_ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+
+
+def _ods_merged_ranges(
+    source: str | bytes, sheet_name: str
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """The spans (``number-rows-spanned``/``-columns-spanned``) of an .ods sheet's cells."""
+    t = _ODS_TABLE
+    ranges: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    archive = zipfile.ZipFile(source if isinstance(source, str) else io.BytesIO(source))
+    with archive, archive.open("content.xml") as content:
+        in_sheet, row, col = False, -1, 0
+        for event, element in ET.iterparse(content, events=("start", "end")):
+            tag = element.tag
+            if tag == f"{t}table":
+                if event == "start":
+                    in_sheet, row = element.get(f"{t}name") == sheet_name, -1
+                elif in_sheet:
+                    break
+            elif not in_sheet:
+                if event == "end":
+                    element.clear()
+            elif tag == f"{t}table-row":
+                if event == "start":
+                    row, col = row + 1, 0
+                else:
+                    row += int(element.get(f"{t}number-rows-repeated", "1")) - 1
+                    element.clear()
+            elif event == "start" and tag in (f"{t}table-cell", f"{t}covered-table-cell"):
+                rows = int(element.get(f"{t}number-rows-spanned", "1"))
+                cols = int(element.get(f"{t}number-columns-spanned", "1"))
+                if rows > 1 or cols > 1:
+                    ranges.append(((row, col), (row + rows - 1, col + cols - 1)))
+                col += int(element.get(f"{t}number-columns-repeated", "1"))
+    return ranges
 
 
 def _actual_format(path: Path, head: bytes) -> str | None:
@@ -491,6 +562,8 @@ def _data_sheet(
         filled = np.zeros(height, dtype=bool)
         for column in body.values():
             filled |= column.is_valid().to_numpy(zero_copy_only=False)
+        if grid.merged_ranges is not None and _blank_case_cells(body, mapping, filled):
+            body = _fill_merged_down(body, grid.merged_ranges(), start, mapping, filled)
         totals = _totals_rows(body, mapping, filled)
         keep = filled & ~totals
     indices = np.flatnonzero(keep)
@@ -526,6 +599,47 @@ def _data_sheet(
         extra_columns=extra,
         data=data,
     )
+
+
+def _blank_case_cells(body: dict[int, pa.Array], mapping: dict[int, str],
+                      filled: np.ndarray) -> bool:
+    """Whether a row with something in it is blank in a case-level column."""
+    for col, f in mapping.items():
+        if f in MERGED_DOWN_SIGNS:
+            blank = body[col].is_null().to_numpy(zero_copy_only=False)
+            if (blank & filled).any():
+                return True
+    return False
+
+
+def _fill_merged_down(
+    body: dict[int, pa.Array], ranges: list[tuple[tuple[int, int], tuple[int, int]]],
+    start: int, mapping: dict[int, str], filled: np.ndarray,
+) -> dict[int, pa.Array]:
+    """A value merged down over several data rows, in each of those rows.
+
+    A spreadsheet keeps a merged range's value in its first cell only; the rows below it
+    show the value but read as blank. Filled down its own column only (a range merged
+    across columns does not make its value another field's), and only into rows that
+    hold something else, so a merge over blank rows does not make rows up.
+    """
+    fills: dict[int, list[tuple[int, int]]] = {}
+    for (first_row, first_col), (last_row, _) in ranges:
+        if first_col in mapping and first_row >= start and last_row > first_row:
+            fills.setdefault(first_col, []).append((first_row - start, last_row - start))
+    for col, spans in fills.items():
+        values = body[col]
+        height = len(values)
+        source = np.arange(height)
+        for top, bottom in spans:
+            if top >= height or not values[top].is_valid:
+                continue
+            rows = np.arange(top + 1, min(bottom, height - 1) + 1)
+            rows = rows[filled[rows] & values.is_null().to_numpy(zero_copy_only=False)[rows]]
+            source[rows] = top
+        if (source != np.arange(height)).any():
+            body[col] = values.take(pa.array(source))
+    return body
 
 
 def _out_of_line(widths: np.ndarray, header_index: int, rows: np.ndarray,

@@ -284,6 +284,8 @@ def write_ods(sheets: Sequence[Sheet], path: Path) -> None:
                     r2, c2 = merged_starts[(r, c)]
                     span = {"numbercolumnsspanned": c2 - c + 1, "numberrowsspanned": r2 - r + 1,
                             "stylename": bold_cell}
+                # A date keeps its date style when merged.
+                spanned = {k: v for k, v in span.items() if k != "stylename"}
                 if value is None:
                     tr.addElement(TableCell(**span))
                 elif isinstance(value, str):
@@ -296,12 +298,13 @@ def write_ods(sheets: Sequence[Sheet], path: Path) -> None:
                     tr.addElement(cell)
                 elif isinstance(value, datetime):
                     cell = TableCell(valuetype="date", stylename=datetime_cell,
-                                     datevalue=value.isoformat(timespec="seconds"))
+                                     datevalue=value.isoformat(timespec="seconds"),
+                                     **spanned)
                     cell.addElement(P(text=value.strftime("%d/%m/%Y %H:%M")))
                     tr.addElement(cell)
                 elif isinstance(value, date):
                     cell = TableCell(valuetype="date", datevalue=value.isoformat(),
-                                     stylename=date_cell)
+                                     stylename=date_cell, **spanned)
                     cell.addElement(P(text=value.strftime("%d/%m/%Y")))
                     tr.addElement(cell)
                 else:

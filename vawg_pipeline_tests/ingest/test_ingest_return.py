@@ -364,3 +364,67 @@ def test_a_csv_whose_every_record_ends_in_one_more_comma_is_read(tmp_path, key) 
                     encoding="utf-8")
     result = ingest_return(set_received(path), "kent", key)
     assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (2, 2, 0)
+
+
+def _two_officer_case(path: Path, engine: str) -> Path:
+    """A case against two officers whose case-level cells are merged down over both rows
+    (as a person formatting the sheet does), then a one-officer case."""
+    from vawg_pipeline.sample.writers import Sheet, write_sheets
+
+    fields = list(HEADINGS)
+    rows = [good_row(1, subject_reference="1001"),
+            good_row(1, subject_reference="1002", subject_name="Pat Second"),
+            good_row(2)]
+    merged = ("case_reference", "case_type", "date_recorded")
+    cells = [[HEADINGS[f] for f in fields]]
+    for r, row in enumerate(rows):
+        cells.append([None if (r == 1 and f in merged) else (row[f] or None)
+                      for f in fields])
+    merges = [(1, fields.index(f), 2, fields.index(f)) for f in merged]
+    write_sheets([Sheet("Return", cells, merges=merges, header_row=0)], path,
+                 path.suffix[1:], xlsx_engine=engine)
+    return set_received(path)
+
+
+@pytest.mark.parametrize(("suffix", "engine"), [
+    (".xlsx", "openpyxl"), (".xlsx", "xlsxwriter"), (".xls", ""), (".ods", "")])
+def test_case_cells_merged_over_two_officers_rows_apply_to_both(tmp_path, key, suffix,
+                                                                 engine) -> None:
+    path = _two_officer_case(tmp_path / f"return{suffix}", engine)
+    result = ingest_return(path, "kent", key)
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (3, 3, 0)
+    cases = result.cases.sort_values("source_row")
+    assert cases["source_row"].tolist() == [2, 3, 4]
+    assert cases["case_reference"].tolist() == ["PSD-0001", "PSD-0001", "PSD-0002"]
+    assert cases["case_type"].tolist() == ["conduct"] * 3
+    assert cases["date_recorded"].tolist() == [dt.date(2021, 10, 6), dt.date(2021, 10, 6),
+                                               dt.date(2021, 10, 7)]
+    assert cases["subject_pseudonym"].nunique() == 3
+
+
+def test_a_merge_fills_only_its_own_column_and_rows_with_data(tmp_path, key) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    fields = list(HEADINGS)
+    sheet.append([HEADINGS[f] for f in fields])
+    rows = [good_row(1, subject_reference="1001"),
+            good_row(1, subject_reference="1002", status=None, outcome=None)]
+    for row in rows:
+        sheet.append([row[f] or None for f in fields])
+    sheet.append([None] * len(fields))  # row 4: blank, but inside the merge below
+    col = {f: i + 1 for i, f in enumerate(fields)}
+    # The case reference merged down over rows 2-4; row 2's status merged across its
+    # outcome cell (a value belongs to its first cell's column only).
+    sheet.merge_cells(start_row=2, start_column=col["case_reference"], end_row=4,
+                      end_column=col["case_reference"])
+    sheet.cell(row=3, column=col["status"], value=None)
+    sheet.merge_cells(start_row=3, start_column=col["status"], end_row=3,
+                      end_column=col["outcome"])
+    path = tmp_path / "return.xlsx"
+    book.save(path)
+    result = ingest_return(set_received(path), "kent", key)
+    # Row 4 holds nothing but the merged reference: still not a row.
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (2, 1, 1)
+    assert result.cases["source_row"].tolist() == [2]
+    # Row 3 has the case reference from the merge; its own status is still blank.
+    assert [f for f, _ in reasons(result)[3]] == ["status"]
