@@ -67,9 +67,10 @@ def test_a_store_fault_stops_the_batch_without_reading_the_rest(tmp_path, key, m
     def failing_store(con, results):
         raise OSError("disk full")
 
-    # One file per batch, as large returns go.
+    # One file per batch and per transaction, as large returns go.
     monkeypatch.setattr(collate, "BATCH_BYTES_MIN", 1)
     monkeypatch.setattr(collate, "BATCH_BYTES_MAX", 1)
+    monkeypatch.setattr(collate, "STORE_ROWS_PER_TRANSACTION", 1)
     monkeypatch.setattr(collate, "ingest_return", counting_ingest)
     monkeypatch.setattr(national, "replace_force_returns", failing_store)
     con = national.open_store(tmp_path / "vawg.duckdb", key)
@@ -113,3 +114,31 @@ def test_a_working_sheet_beside_the_return_is_reported_as_ignored(tmp_path, key)
     con = national.open_store(tmp_path / "vawg.duckdb", key)
     [result] = collate.refresh_forces(con, tmp_path / "incoming", ["kent"], key)
     assert result.outcome == "accepted" and result.ignored_sheets == ["Chart data"]
+
+
+def test_finished_batches_are_stored_together_in_whole_row_groups(tmp_path, key,
+                                                                  monkeypatch) -> None:
+    """Transactions hold at least the threshold of rows (the last, what is left), so
+    small batches do not each go through the WAL; every force is stored exactly once."""
+    forces = ["kent", "essex", "surrey", "dorset", "wiltshire", "norfolk", "suffolk"]
+    for force in forces:
+        (tmp_path / "incoming" / force).mkdir(parents=True)
+        write_xlsx(tmp_path / "incoming" / force / "return.xlsx",
+                   [good_row(j) for j in range(30)])
+    transactions: list[list[str]] = []
+    real_store = national.replace_force_returns
+
+    def recording_store(con, results):
+        transactions.append([r.force_code for r in results])
+        return real_store(con, results)
+
+    monkeypatch.setattr(collate, "BATCH_BYTES_MIN", 1)
+    monkeypatch.setattr(collate, "BATCH_BYTES_MAX", 1)
+    monkeypatch.setattr(collate, "STORE_ROWS_PER_TRANSACTION", 70)
+    monkeypatch.setattr(national, "replace_force_returns", recording_store)
+    con = national.open_store(tmp_path / "vawg.duckdb", key)
+    results = collate.refresh_forces(con, tmp_path / "incoming", forces, key, workers=2)
+    assert [len(t) for t in transactions] == [3, 3, 1]
+    assert sorted(f for t in transactions for f in t) == sorted(forces)
+    assert all(r.outcome == "accepted" for r in results)
+    assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 30 * len(forces)

@@ -130,6 +130,11 @@ def bulk_load(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute("CHECKPOINT")
 
 
+def use_every_core(con: duckdb.DuckDBPyConnection) -> None:
+    """Within a bulk load, let DuckDB use every core again (no reader needs one)."""
+    con.execute("RESET threads")
+
+
 def replace_force_return(con: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
     """Make ``result`` the force's current return: its rows replace the old ones whole."""
     replace_force_returns(con, [result])
