@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -48,7 +49,7 @@ def normalise_heading(text: object) -> str:
     """
     if text is None:
         return ""
-    return _PUNCTUATION.sub("", str(text).lower())
+    return _PUNCTUATION.sub("", _compatible(str(text)).lower())
 
 
 def heading_without_hint(text: object) -> str:
@@ -56,6 +57,21 @@ def heading_without_hint(text: object) -> str:
     if text is None:
         return ""
     return normalise_heading(_PARENTHETICAL.sub(" ", str(text)))
+
+
+def _compatible(text: str) -> str:
+    """Full-width and other compatibility forms as their plain letters ("Ｆ" is "F")."""
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)
+
+
+# A cell of nothing but dashes, dots or spaces says nothing (a blank); any other cell
+# whose key is empty (a tick, "?", Wingdings' "ü") says something the contract does
+# not know.
+_SAYS_NOTHING = re.compile(r"^[\s\-\u2010-\u2015\u2212.\u2026_]*$")
+
+
+def says_nothing(text: str) -> bool:
+    return _SAYS_NOTHING.match(text) is not None
 
 
 def _singular(word: str) -> str:
@@ -74,7 +90,7 @@ def normalise_value(text: object) -> str:
     """Value key: case, spacing, punctuation and plurals do not matter."""
     if text is None:
         return ""
-    words = _PUNCTUATION.sub(" ", str(text).lower()).split()
+    words = _PUNCTUATION.sub(" ", _compatible(str(text)).lower()).split()
     return "".join(_singular(w) for w in words)
 
 

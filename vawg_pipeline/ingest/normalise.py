@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vawg_pipeline.contract import Contract, normalise_value
-from vawg_pipeline.contract.fields import SPACE_CLASS, is_spreadsheet_error
+from vawg_pipeline.contract.fields import SPACE_CLASS, is_spreadsheet_error, says_nothing
 from vawg_pipeline.contract.schema import (
     EARLIEST_DATE,
     KEY,
@@ -105,8 +105,10 @@ def map_spellings(raw: pd.Series, lookup: dict[str, str], blank: str | None) -> 
             mapped.append(value)
             continue
         key = normalise_value(value)
-        # A cell of punctuation only ("-", "?") says nothing: it counts as blank.
-        mapped.append(lookup.get(key, value) if key else None)
+        if key:
+            mapped.append(lookup.get(key, value))
+        else:  # "-" or "..." is a blank; a tick or "?" is a value, and not accepted
+            mapped.append(None if says_nothing(value) else value)
     result = pa.array(mapped, type=pa.string()).take(encoded.indices)
     if blank is not None:
         result = pc.fill_null(result, blank)

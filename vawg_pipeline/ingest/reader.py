@@ -55,11 +55,13 @@ COUNT_PATTERN = r"^[-+]?[0-9][0-9,]*(\.[0-9]+)?%?$"
 # When no sheet is a data sheet, the refusal names the missing headings of the sheet
 # nearest to one if it holds at least this many required headings.
 PARTIAL_HEADER_MIN = 3
-# A sheet whose header row holds at least this share of the required headings, with
-# cells below it, is a data sheet missing a column (the file is refused, naming it);
-# fewer, and it is a lookup, chart-data or summary sheet naming a few of the same
+# A sheet whose header row holds at least this share of the required headings, one of
+# them a record's own (a reference or the date recorded), with cells below it, is a
+# data sheet missing a column (the file is refused, naming it). Fewer, or categories
+# only, and it is a lookup, dropdown-list, chart-data or summary sheet naming the same
 # categories (ignored, and reported as such).
 INCOMPLETE_SHEET_SHARE = 2 / 3
+RECORD_FIELDS = ("case_reference", "subject_reference", "date_recorded")
 # Case-level cells a force may merge down over its case's subject rows ("a case against
 # two officers is two rows sharing a case reference"). A data row blank in one of them
 # is the sign to look the sheet's merged cells up (a second read of the sheet, so only
@@ -171,6 +173,7 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
             # must not vanish because the sheet lacks a column (or a heading is
             # misspelt), whichever column that is.
             if (matched >= INCOMPLETE_SHEET_SHARE * len(contract.required)
+                    and any(f in RECORD_FIELDS for f in mapping.values())
                     and _has_cells_below(grid, header_index)):
                 incomplete.append((sheet_name, header_index + 1, missing))
             continue
@@ -522,16 +525,18 @@ def _one_column_per_field(
 ) -> tuple[dict[int, str], dict[int, str]]:
     """Where two columns mean one field, keep the one with the contract's likelier
     heading ("Date Recorded" over "Date Received"); the others become extra columns.
+    A heading matched as written beats one matched only without its bracketed hint:
+    "Case Status" is the case's status, "Status (Officer)" something else.
 
     Returns the kept mapping and, per set-aside column position, its report text.
     """
-    def rank(col: int, field: str) -> tuple[int, int]:
+    def rank(col: int, field: str) -> tuple[int, int, int]:
         keys = [normalise_heading(h) for h in (field, *contract[field].headings)]
         cell = header[col]
-        for key in (normalise_heading(cell), heading_without_hint(cell)):
+        for hinted, key in enumerate((normalise_heading(cell), heading_without_hint(cell))):
             if key in keys:
-                return keys.index(key), col
-        return len(keys), col
+                return hinted, keys.index(key), col
+        return 2, len(keys), col
 
     by_field: dict[str, list[int]] = {}
     for col, f in mapping.items():

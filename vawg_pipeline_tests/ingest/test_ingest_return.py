@@ -428,3 +428,21 @@ def test_a_merge_fills_only_its_own_column_and_rows_with_data(tmp_path, key) -> 
     assert result.cases["source_row"].tolist() == [2]
     # Row 3 has the case reference from the merge; its own status is still blank.
     assert [f for f, _ in reasons(result)[3]] == ["status"]
+
+
+@pytest.mark.parametrize("written", ["✓", "✔", "ü", "?", "x?"])
+def test_a_tick_or_a_question_mark_is_not_a_blank(tmp_path, key, written) -> None:
+    """Blank means "no restriction"; a tick (Wingdings' is "ü") or "?" says something
+    else, so the row is quarantined naming the value, never stored as "none"."""
+    result = ingest(tmp_path, [good_row(1, restriction=written), good_row(2, restriction="-"),
+                               good_row(3, restriction="…")], key)
+    assert result.cases["restriction"].tolist() == ["none", "none"]
+    assert result.quarantine[["row_number", "field", "value"]].values.tolist() == [
+        [2, "restriction", written]]
+
+
+def test_full_width_letters_are_the_letters(tmp_path, key) -> None:
+    result = ingest(tmp_path, [good_row(1, subject_gender="Ｆ", subject_role="ＰＣＳＯ")], key)
+    assert result.rows_quarantined == 0
+    assert result.cases[["subject_gender", "subject_role"]].values.tolist() == [
+        ["female", "pcso"]]

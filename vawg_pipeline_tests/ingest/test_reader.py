@@ -202,6 +202,23 @@ def test_two_columns_for_one_field_keep_the_contract_heading(tmp_path: Path) -> 
     assert any(e.startswith("Summary (also means notes") for e in raw.extra_columns)
 
 
+def test_a_heading_as_written_beats_one_matched_without_its_hint(tmp_path: Path) -> None:
+    """"Status (Officer)" (serving, suspended) before "Case Status", and the criminal
+    "Outcome (criminal)" before the misconduct "Outcome": the headings as written are
+    the fields, whatever the column order."""
+    headings = {"officer_status": "Status (Officer)", "criminal": "Outcome (criminal)",
+                **HEADINGS, "status": "Case Status"}
+    rows = [dict(good_row(1, outcome="Written warning"), officer_status="Serving",
+                 criminal="NFA")]
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", rows, headings=headings))
+    sheet = raw.sheets[0]
+    assert sheet.columns["status"] == "Case Status"
+    assert sheet.columns["outcome"] == "Outcome"
+    assert sheet.data[["status", "outcome"]].values.tolist() == [["Closed",
+                                                                  "Written warning"]]
+    assert "Status (Officer) (also means status; 'Case Status' was used)" in raw.extra_columns
+
+
 def test_every_set_aside_column_is_reported_even_with_one_heading(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "r.xlsx", [good_row(1)])
     wb = openpyxl.load_workbook(path)
@@ -350,6 +367,26 @@ def test_a_lookup_sheet_of_categories_is_not_a_data_sheet(tmp_path: Path) -> Non
     raw = read_return(path)
     assert [s.sheet for s in raw.sheets] == ["Return"] and raw.rows_read == 2
     assert raw.ignored_sheets == ["Lookups"]
+
+
+def test_a_hidden_dropdown_list_sheet_of_seven_category_headings_is_not_data(
+    tmp_path: Path,
+) -> None:
+    """The sheet feeding the data sheet's dropdowns names seven of the ten required
+    headings, but no reference or date: it holds no cases, and refuses nothing."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)])
+    wb = openpyxl.load_workbook(path)
+    lists = wb.create_sheet("Lists")
+    lists.append([HEADINGS[f] for f in ("case_type", "subject_role", "subject_gender",
+                                        "vawg_category", "criminal_investigation",
+                                        "restriction", "status")])
+    lists.append(["Complaint", "Officer", "M", "DA", "Y", "Suspended", "Live"])
+    lists.append(["Conduct", "Staff", "F", "Stalking", "N", "Restricted", "Closed"])
+    lists.sheet_state = "hidden"
+    wb.save(path)
+    raw = read_return(path)
+    assert [s.sheet for s in raw.sheets] == ["Return"] and raw.rows_read == 2
+    assert raw.ignored_sheets == ["Lists"]
 
 
 def test_unlisted_format_is_refused(tmp_path: Path) -> None:
