@@ -22,6 +22,8 @@ def contract_markdown(contract: Contract | None = None) -> str:
             f"**{canonical}**" + (f": {', '.join(s[1:])}" if len(s) > 1 else "")
             for canonical, s in f.values.items()
         )
+        if f.patterns_note:
+            values += f"; {f.patterns_note}"
         if f.blank:
             values += f"; blank = **{f.blank}**"
         lines.append(f"| `{f.name}` | {required} | {f.kind} | {', '.join(f.headings)} | "

@@ -110,6 +110,21 @@ class ContractField:
     values: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False, compare=False)
     # normalised spelling -> canonical value
     value_lookup: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
+    # A class of spellings no list can hold ("staff grades": Scale 6, SO1, Band C):
+    # (regular expression over the normalised spelling, canonical value), tried in order
+    # when the lookup has no entry.
+    value_patterns: tuple[tuple[re.Pattern[str], str], ...] = field(
+        default=(), hash=False, compare=False)
+    patterns_note: str = ""  # the patterns in words, for people
+
+    def canonical(self, key: str) -> str | None:
+        """The canonical value a normalised spelling means, or None."""
+        found = self.value_lookup.get(key)
+        if found is None:
+            for pattern, canonical in self.value_patterns:
+                if pattern.fullmatch(key):
+                    return canonical
+        return found
 
     @property
     def canonical_values(self) -> list[str]:
@@ -184,6 +199,12 @@ def _parse_field(raw: dict) -> ContractField:
     blank = raw.get("blank")
     if blank is not None and blank not in values:
         raise ValueError(f"{CONTRACT_FILE}: blank of {raw['name']} is not one of its values")
+    patterns = []
+    for canonical, expressions in raw.get("patterns", {}).items():
+        if canonical not in values:
+            raise ValueError(f"{CONTRACT_FILE}: pattern of {raw['name']} names an unknown "
+                             f"value {canonical!r}")
+        patterns += [(re.compile(e), canonical) for e in expressions]
     return ContractField(
         name=raw["name"],
         kind=kind,
@@ -195,6 +216,8 @@ def _parse_field(raw: dict) -> ContractField:
         blank=blank,
         values=values,
         value_lookup=_value_lookup(raw["name"], values),
+        value_patterns=tuple(patterns),
+        patterns_note=raw.get("patterns_note", ""),
     )
 
 

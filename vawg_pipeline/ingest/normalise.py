@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vawg_pipeline.contract import Contract, normalise_value
+from vawg_pipeline.contract import Contract, ContractField, normalise_value
 from vawg_pipeline.contract.fields import SPACE_CLASS, is_spreadsheet_error, says_nothing
 from vawg_pipeline.contract.schema import (
     EARLIEST_DATE,
@@ -96,7 +96,7 @@ def parse_dates(
             _text_series(unreadable, raw.index))
 
 
-def map_spellings(raw: pd.Series, lookup: dict[str, str], blank: str | None) -> pd.Series:
+def map_spellings(raw: pd.Series, spelling: ContractField) -> pd.Series:
     """Canonical value for every accepted spelling; anything else left as written."""
     encoded = _arrow(raw).dictionary_encode()
     mapped: list[str | None] = []
@@ -106,12 +106,12 @@ def map_spellings(raw: pd.Series, lookup: dict[str, str], blank: str | None) -> 
             continue
         key = normalise_value(value)
         if key:
-            mapped.append(lookup.get(key, value))
+            mapped.append(spelling.canonical(key) or value)
         else:  # "-" or "..." is a blank; a tick or "?" is a value, and not accepted
             mapped.append(None if says_nothing(value) else value)
     result = pa.array(mapped, type=pa.string()).take(encoded.indices)
-    if blank is not None:
-        result = pc.fill_null(result, blank)
+    if spelling.blank is not None:
+        result = pc.fill_null(result, spelling.blank)
     return _text_series(result, raw.index)
 
 
@@ -161,7 +161,7 @@ def normalise_rows(
     for f in present:
         raw = data[f.name]
         if f.kind in ("category", "flag"):
-            out[f.name] = map_spellings(raw, f.value_lookup, f.blank)
+            out[f.name] = map_spellings(raw, f)
         elif f.kind == "date":
             out[f.name], out[f.name + UNREADABLE_SUFFIX] = parse_dates(raw, serial_epoch)
         elif f.name == "subject_reference":

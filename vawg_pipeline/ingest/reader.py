@@ -48,10 +48,17 @@ ROW_COLUMN = "_row"
 # cells than the header): a cell holding the delimiter unquoted ("Smith, John") has
 # pushed every later value under the wrong heading.
 MISALIGNED_COLUMN = "_misaligned"
-# "Total", "TOTALS:", "Grand total" (cells are already trimmed).
-TOTAL_PATTERN = r"^[^A-Za-z]*(grand[^A-Za-z]*)?totals?[^A-Za-z]*$"
+# "Total", "TOTALS:", "Grand total", "Total cases", "Total no. of cases", "Count" (cells
+# are already trimmed). Words only: a reference such as "TOTAL-12" is no label.
+TOTAL_PATTERN = (r"^[^A-Za-z0-9]*(grand[^A-Za-z0-9]*)?(totals?|count)"
+                 r"([^A-Za-z0-9]+(no|number|of|all|cases?|rows?|records?|subjects?"
+                 r"|individuals?|officers?|staff))*[^A-Za-z0-9]*$")
 # A count in a totals row: 42, 1,234, 12.5, 40%.
 COUNT_PATTERN = r"^[-+]?[0-9][0-9,]*(\.[0-9]+)?%?$"
+# Beside a totals label, also: a dash or dots for nothing, or a date (the date of the
+# count, "as at").
+TOTALS_ROW_FILLER = (r"^([-\x{2010}-\x{2015}.\x{2026}]+"
+                     r"|[0-9]{1,4}[-/.][0-9]{1,2}[-/.][0-9]{1,4}([ T][0-9:.]+)?)$")
 # When no sheet is a data sheet, the refusal names the missing headings of the sheet
 # nearest to one if it holds at least this many required headings.
 PARTIAL_HEADER_MIN = 3
@@ -423,6 +430,17 @@ def _read_csv(path: Path, contract: Contract) -> list[tuple[str, Grid]]:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise ReturnRefused(name, f"CSV cannot be parsed: {exc}") from exc
+    swallowed = records[-1][-1].rstrip("\r\n").count("\n") if records and records[-1] \
+        else 0
+    if swallowed and _quote_left_open(text, delimiter):
+        # Everything after the quote became one cell of the last record: those rows
+        # would vanish, so the file is refused, naming where the quote opens.
+        last = records[-1]
+        raise ReturnRefused(
+            name, f"row {len(records)}, column {_column_letter(len(last) - 1)}: a cell "
+            f"opens a quote (\") that is never closed, so the {swallowed} line(s) after it "
+            "would be read as part of that one cell; close or remove the quote and send "
+            "the file again")
     width = max((len(r) for r in records), default=0)
     if width == 0:
         raise ReturnRefused(name, "the CSV holds no data")
@@ -432,6 +450,17 @@ def _read_csv(path: Path, contract: Contract) -> list[tuple[str, Grid]]:
     }
     widths = np.array([len(r) for r in records], dtype=np.int64)
     return [(path.stem, Grid(columns, record_widths=widths))]
+
+
+def _quote_left_open(text: str, delimiter: str) -> bool:
+    """Whether the CSV ends inside a quoted cell (a quote opened and never closed)."""
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                            strict=True):
+            pass
+    except csv.Error as exc:
+        return "end of data" in str(exc)
+    return False
 
 
 # --- header and data rows --------------------------------------------------------------
@@ -514,8 +543,9 @@ def _totals_rows(
         values = column.take(take)
         label = matches(values, TOTAL_PATTERN)
         has_label |= label.to_numpy(zero_copy_only=False)
-        only_counts &= pc.or_(pc.or_(values.is_null(), label),
-                              matches(values, COUNT_PATTERN)).to_numpy(zero_copy_only=False)
+        only_counts &= pc.or_(pc.or_(values.is_null(), label), pc.or_(
+            matches(values, COUNT_PATTERN), matches(values, TOTALS_ROW_FILLER))
+        ).to_numpy(zero_copy_only=False)
     totals[rows[has_label & only_counts]] = True
     return totals
 
@@ -564,9 +594,12 @@ def _data_sheet(
     if height <= 0:
         keep = np.zeros(0, dtype=bool)
     else:
+        # A row is data if it holds something under the contract's headings: a template's
+        # pre-numbered "No." or pre-filled "Force" column does not make rows of it.
         filled = np.zeros(height, dtype=bool)
-        for column in body.values():
-            filled |= column.is_valid().to_numpy(zero_copy_only=False)
+        for col in mapping:
+            filled |= body[col].is_valid().to_numpy(zero_copy_only=False)
+        filled &= ~_repeated_header(body, header, mapping)
         if grid.merged_ranges is not None and _blank_case_cells(body, mapping, filled):
             body = _fill_merged_down(body, grid.merged_ranges(), start, mapping, filled)
         totals = _totals_rows(body, mapping, filled)
@@ -604,6 +637,27 @@ def _data_sheet(
         extra_columns=extra,
         data=data,
     )
+
+
+def _repeated_header(body: dict[int, pa.Array], header: dict[int, object],
+                     mapping: dict[int, str]) -> np.ndarray:
+    """Rows repeating the header row (a report exported with a header on every page):
+    the case reference column holds its own heading, and so do most others."""
+    def same_as_heading(col: int, rows: pa.Array) -> np.ndarray:
+        keys = [normalise_heading(v) for v in body[col].take(rows).to_pylist()]
+        return np.array(keys) == normalise_heading(header[col])
+
+    reference = next(c for c, f in mapping.items() if f == "case_reference")
+    repeated = np.zeros(len(body[reference]), dtype=bool)
+    # Copies of the header row hold its text as written (one cheap pass over a column).
+    heading = str(header[reference]).strip(SPACE_CHARACTERS).lower()
+    rows = np.flatnonzero(pc.fill_null(pc.equal(pc.utf8_lower(body[reference]), heading),
+                                       False).to_numpy(zero_copy_only=False))
+    if len(rows):
+        take = pa.array(rows, type=pa.int64())
+        matches = sum(same_as_heading(col, take).astype(int) for col in mapping)
+        repeated[rows[matches * 2 > len(mapping)]] = True
+    return repeated
 
 
 def _blank_case_cells(body: dict[int, pa.Array], mapping: dict[int, str],
@@ -651,14 +705,21 @@ def _out_of_line(widths: np.ndarray, header_index: int, rows: np.ndarray,
                  header: dict[int, object], kept: dict[int, pa.Array]) -> np.ndarray:
     """CSV records out of line with the headings: a value beyond the last heading, or
     more cells than the header (unless every record has the same number: a file whose
-    records all end in one more comma than its header is not out of line)."""
+    records all end in one more comma than its header is not out of line).
+
+    When the header and every record have the same number of cells, as a spreadsheet
+    program writes them (each padded to the sheet's used width), nothing is out of
+    line: values beyond the last heading are a column without a heading, reported as
+    such, as in the same sheet saved as a workbook."""
+    out = np.zeros(len(rows), dtype=bool)
+    row_widths = widths[rows]
+    if (row_widths == widths[header_index]).all():
+        return out
     last_heading = max((c for c, cell in header.items()
                         if cell is not None and str(cell).strip()), default=-1)
-    out = np.zeros(len(rows), dtype=bool)
     for col, values in kept.items():
         if col > last_heading:
             out |= values.is_valid().to_numpy(zero_copy_only=False)
-    row_widths = widths[rows]
     if len(rows) > 1 and (row_widths == row_widths[0]).all():
         return out
     return out | (row_widths > widths[header_index])

@@ -282,10 +282,10 @@ def _unknown_where_absent(
 
 
 MISALIGNED_REASON = (
-    "the row has values beyond the last heading (more cells than the header): a value "
-    "holding the delimiter without quotes (a comma in a name or note) has pushed the "
-    "values after it under the wrong headings, so none of them is read or shown; quote "
-    "such values and send the file again")
+    "the row has more cells than the header, or a value beyond the last heading: a "
+    "value holding the delimiter without quotes (a comma in a name or note) may have "
+    "pushed the values after it under the wrong headings, so none of them is read or "
+    "shown; quote such values (or remove the stray delimiter) and send the file again")
 
 
 def _problems(frame: pd.DataFrame, raw_rows: pd.DataFrame, contract: Contract,

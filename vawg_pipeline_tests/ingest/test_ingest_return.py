@@ -9,6 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from vawg_pipeline.ingest.reader import ReturnRefused
 from vawg_pipeline.ingest.returns import ingest_return
 from vawg_pipeline.privacy import PseudonymKey
 from vawg_pipeline_tests.conftest import HEADINGS, good_row, set_received, write_csv, write_xlsx
@@ -353,7 +354,7 @@ def test_a_csv_record_pushed_out_of_line_by_an_unquoted_comma_is_quarantined_uns
     assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (3, 2, 1)
     quarantine = result.quarantine
     assert quarantine["row_number"].tolist() == [4] and quarantine["value"].isna().all()
-    assert "values beyond the last heading" in quarantine["reason"].iloc[0]
+    assert "more cells than the header" in quarantine["reason"].iloc[0]
     assert "Mary" not in quarantine.to_string() and "Mary" not in str(result.reason_counts())
 
 
@@ -446,3 +447,44 @@ def test_full_width_letters_are_the_letters(tmp_path, key) -> None:
     assert result.rows_quarantined == 0
     assert result.cases[["subject_gender", "subject_role"]].values.tolist() == [
         ["female", "pcso"]]
+
+
+def test_a_csv_saved_by_a_spreadsheet_with_a_column_without_heading_is_read(tmp_path,
+                                                                            key) -> None:
+    """Excel pads every record of a CSV to the sheet's used width: a helper column with no
+    heading, ticked on some rows, is an unnamed extra column, as in the workbook."""
+    headings = {**HEADINGS, "helper": ""}
+    rows = [dict(good_row(i), helper="✓" if i % 2 else "") for i in range(1, 5)]
+    path = write_csv(tmp_path / "return.csv", rows, headings=headings)
+    result = ingest_return(path, "kent", key)
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (4, 4, 0)
+    assert result.extra_columns == ["(unnamed column O)"]
+
+
+HEADING_ORDER = list(HEADINGS)
+
+
+def test_a_quote_never_closed_refuses_the_csv_naming_where_it_opens(tmp_path, key) -> None:
+    """A name typed as "Smith with no closing quote would swallow every later record
+    into one cell, and those rows would vanish: the file is refused instead."""
+    path = write_csv(tmp_path / "return.csv", [good_row(i) for i in range(1, 7)])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    cells = lines[2].split(",")
+    cells[HEADING_ORDER.index("subject_name")] = '"PC Smith'
+    lines[2] = ",".join(cells)
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    with pytest.raises(ReturnRefused) as refused:
+        ingest_return(set_received(path), "kent", key)
+    message = str(refused.value)
+    assert message.startswith("return.csv: row 3, column E: a cell opens a quote")
+    assert "4 line(s) after it" in message
+
+
+def test_staff_grades_as_hr_systems_write_them_are_not_applicable(tmp_path, key) -> None:
+    """"not applicable: staff grades": a Rank column filled from an HR system."""
+    grades = ["Police Staff", "Scale 6", "SO1", "PO2", "Band C", "PCSO", "Grade 7"]
+    rows = [good_row(i, subject_role="Staff", subject_rank=g) for i, g in enumerate(grades)]
+    rows.append(good_row(99, subject_rank="Bandit"))
+    result = ingest(tmp_path, rows, key, headings={**HEADINGS, "subject_rank": "Rank"})
+    assert result.cases["subject_rank"].tolist() == ["not applicable"] * len(grades)
+    assert result.quarantine["value"].tolist() == ["Bandit"]

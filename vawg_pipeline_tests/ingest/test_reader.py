@@ -389,6 +389,47 @@ def test_a_hidden_dropdown_list_sheet_of_seven_category_headings_is_not_data(
     assert raw.ignored_sheets == ["Lists"]
 
 
+def test_a_template_pre_numbered_below_the_data_has_no_more_rows(tmp_path: Path) -> None:
+    """A template whose "No." and "Force" columns are filled down to row 21, with three
+    cases entered: three rows read, not twenty."""
+    headings = {"number": "No.", "force": "Force", **HEADINGS}
+    rows = [dict(good_row(i), number=i, force="Kent") for i in range(1, 4)]
+    rows += [{"number": i, "force": "Kent"} for i in range(4, 21)]
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", rows, headings=headings))
+    assert raw.rows_read == 3
+    assert raw.sheets[0].data["_row"].tolist() == [2, 3, 4]
+    assert {"No.", "Force"} <= set(raw.extra_columns)
+
+
+@pytest.mark.parametrize(("label", "beside"), [
+    ("Total cases", [3]), ("Total no. of cases", [3, 3]), ("Count", [3]),
+    ("TOTAL", ["-", "–"]), ("Total", ["31/03/2022"]), ("Grand Total:", [3, "100%"])])
+def test_totals_rows_as_forces_write_them_are_not_data(tmp_path: Path, label: str,
+                                                        beside: list) -> None:
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2), good_row(3)])
+    wb = openpyxl.load_workbook(path)
+    wb.active.append([label, *beside])
+    wb.save(path)
+    raw = read_return(set_received(path))
+    assert raw.rows_read == 3
+
+
+def test_a_reference_like_a_totals_label_is_data(tmp_path: Path) -> None:
+    rows = [good_row(1, case_reference="TOTAL-12", subject_reference="12"),
+            good_row(2, case_reference="Count 7", subject_reference="7")]
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", rows))
+    assert raw.rows_read == 2
+
+
+def test_the_header_repeated_on_every_page_is_not_data(tmp_path: Path) -> None:
+    """A report export repeats the header row after each page's rows."""
+    rows = [good_row(1), good_row(2), dict(HEADINGS), good_row(3), dict(HEADINGS),
+            good_row(4)]
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", rows))
+    assert raw.rows_read == 4
+    assert raw.sheets[0].data["_row"].tolist() == [2, 3, 5, 7]
+
+
 def test_unlisted_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "return.pdf"
     path.write_bytes(b"%PDF")
