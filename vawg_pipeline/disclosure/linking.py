@@ -150,6 +150,7 @@ def link_tables(
 
     value_array = np.asarray(values, dtype=float)
     lower = np.where(value_array > 0, min(withheld_lower_bound, 1.0), 0.0)
+    lower[_cases_of_some_individuals(index, value_array)] = 1.0
     attackers: dict[str, np.ndarray] = {}
     if force_dimension:
         by_force: dict[str, list[int]] = {}
@@ -205,6 +206,16 @@ def cross_unit_relations(index: Mapping[CellKey, int]) -> list[Constraint]:
             if larger is not None:
                 relations.append(at_most(cell, larger))
     return relations
+
+
+def _cases_of_some_individuals(index: Mapping[CellKey, int],
+                               values: np.ndarray) -> list[int]:
+    """Cells of cases whose individuals' cell is not zero: every individual is the
+    subject of a case, so a reader who sees (or bounds) any individuals there knows of
+    at least one case, whatever a withheld cases count could otherwise be."""
+    return [cell for (unit, population, coords), cell in index.items()
+            if unit == CASES_UNIT and values[cell] > 0
+            and (INDIVIDUALS_UNIT, population, coords) in index]
 
 
 def _floors(

@@ -116,7 +116,7 @@ def chart_figure(pub: Publication) -> Figure:
     handles = [Rectangle((0, 0), 1, 1, color=COLOURS[k % len(COLOURS)])
                for k in range(len(case_types))]
     handles.append(Line2D([], [], linestyle="none"))
-    ax.legend(handles, [*case_types, f"{WITHHELD} withheld: not zero, not shown"],
+    ax.legend(handles, [*case_types, f"{WITHHELD} withheld (any count, zero included)"],
               frameon=False)
     ax.set_xlim(-0.6, len(categories) - 0.4)  # withheld cells have no bar to autoscale on
     ax.set_xticks(x, [textwrap.fill(c, 18) for c in categories], fontsize=8)

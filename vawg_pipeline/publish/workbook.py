@@ -92,14 +92,16 @@ def _notes(pub: Publication) -> pd.DataFrame:
     notes = [
         ("withheld",
          f"{WITHHELD} marks a value withheld (confidential) to protect the officers, "
-         "staff and victims involved. It is not zero and not missing data: the count "
-         "exists but is not published."),
+         "staff and victims involved. It is not missing data: the count exists but is "
+         "not published. It may be any count, zero included, because a count is also "
+         "withheld where it would reveal another."),
         ("rules",
          f"Disclosure rules: any count from 1 to {rules.threshold - 1}, totals included, "
          f"is withheld (primary suppression). Further cells are withheld (secondary "
          "suppression) so that no withheld count can be worked out from the totals, "
          "within a table or across tables that share totals. Zeros are published, "
-         "except where a row or column has a single non-zero count that is withheld. "
+         "except where a row or column has a single non-zero count that is withheld, "
+         "and where withholding a zero protects another count. "
          "An audit by linear programming checks that, for every count withheld by the "
          "primary rule, the range of values consistent with everything published spans "
          f"at least {rules.protection_width}.{insiders}"),
@@ -150,7 +152,7 @@ def write_workbook(path: Path, pub: Publication, release_id: str,
         subtitles=["Every force of the registry, whether its return is counted, and "
                    "the file it sent $$missing$$"],
         instructions=(f"This worksheet contains one table. {NOT_APPLICABLE} marks a "
-                      "value that does not apply $$text$$."),
+                      "value that does not apply. $$text$$"),
         source=guard_text(f"Source: {SOURCE}."),
         index_columns={2: 0},
     )

@@ -220,3 +220,28 @@ def test_linked_tables_relate_cases_to_individuals_and_finalised_to_all() -> Non
     assert ("cases: grand total", "individuals: grand total") in pairs
     assert ("individuals (finalised): force=b", "individuals: force=b") in pairs
     assert len(pairs) == 6
+
+
+def test_published_individuals_tell_a_withheld_cases_count_is_at_least_one() -> None:
+    """A force's 4 cases withheld and its 5 individuals published: every individual is
+    the subject of a case, so its cases are at least 1, not 0, and [1, 5] is too narrow.
+    The linked problem knows it, the audit fails, protection widens the interval."""
+    specs = {
+        "cases": TableSpec("cases", "Cases", "cases", "all", ("force",), ""),
+        "people": TableSpec("people", "People", "individuals", "all", ("force",), ""),
+    }
+    frame = pd.DataFrame({"force": ["a", "b", "c", "Total"]})
+    tables = {"cases": frame.assign(value=[4, 30, 20, 54]),
+              "people": frame.assign(value=[5, 40, 20, 65])}
+    linked = link_tables(tables, specs, force_dimension=None)
+    cells = linked.cells
+    a_cases = cells.labels.index("cases: force=a")
+    assert cells.lower[a_cases] == 1.0
+    assert cells.lower[cells.labels.index("individuals: force=a")] == 0.0
+    protection = Protection.for_cells(cells.n, [a_cases], sliding=5)
+    withheld = mask_of([a_cases, cells.labels.index("cases: force=b")], cells.n)
+    audit = audit_cells(cells, withheld, protection)
+    assert audit.interval(a_cases) == (1.0, 5.0) and not audit.passed
+    result = protect_cells(cells, protection, initial=withheld)
+    lo, hi = audit_cells(cells, result.withheld, protection).interval(a_cases)
+    assert hi - lo >= 5

@@ -206,6 +206,9 @@ def test_workbook_cell_by_cell(published: Published) -> None:
 
     notes = "\n".join(str(v) for v in _cells(wb["Notes"]))
     assert WITHHELD in notes and "Disclosure rules" in notes and "1 to 4" in notes
+    # Zeros can be withheld: a note saying a withheld count is not zero would let a
+    # reader bound it below by 1, narrower than the audit protects.
+    assert "zero included" in notes and "not zero" not in notes
     refused_name = pub.coverage.set_index("force_code").loc[REFUSED, "force_name"]
     assert refused_name in notes
 
@@ -237,6 +240,8 @@ def test_workbook_cell_by_cell(published: Published) -> None:
         assert first_table_row > 1
 
     coverage = wb[COVERAGE_SHEET]
+    instructions = next(v for v in _cells(coverage) if str(v).startswith("This worksheet"))
+    assert "does not apply. [note" in instructions and " ." not in instructions
     ref = coverage.tables["coverage"].ref
     body = [[c.value for c in row] for row in coverage[ref]][1:]
     assert len(body) == len(pub.coverage)
