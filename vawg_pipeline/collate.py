@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import closing
@@ -108,8 +109,10 @@ _Outcome = IngestResult | ReturnRefused
 
 
 def _unreadable(job: _Job, exc: Exception) -> ReturnRefused:
-    log.exception("unexpected failure reading %s", job.path.name)
-    # The exception's text may quote cell values (personal data): name its type only.
+    # The exception's text may quote cell values (personal data): the log gets its type
+    # and where it was raised (code, not data), never its message.
+    log.error("unexpected failure reading %s (%s) at:\n%s", job.path.name,
+              type(exc).__name__, "".join(traceback.format_tb(exc.__traceback__)))
     return ReturnRefused(
         job.path.name,
         f"could not be read ({type(exc).__name__}); the file may be damaged or in an "

@@ -142,3 +142,25 @@ def test_finished_batches_are_stored_together_in_whole_row_groups(tmp_path, key,
     assert sorted(f for t in transactions for f in t) == sorted(forces)
     assert all(r.outcome == "accepted" for r in results)
     assert con.execute("SELECT count(*) FROM cases").fetchone()[0] == 30 * len(forces)
+
+
+def test_an_unexpected_failure_is_logged_without_its_message(tmp_path, key, monkeypatch,
+                                                             caplog) -> None:
+    """An exception's text may quote a cell (a name): the log names its type and the
+    code it came from, and the refusal its type; neither repeats the message."""
+    (tmp_path / "incoming" / "kent").mkdir(parents=True)
+    write_xlsx(tmp_path / "incoming" / "kent" / "return.xlsx", [good_row(1)])
+
+    cell = good_row(1, subject_name="PC Mary Jones")["subject_name"]
+
+    def failing_ingest(*args, **kwargs):
+        raise ValueError(f"cannot parse {cell!r}")  # as a parser quoting a cell would
+
+    monkeypatch.setattr(collate, "ingest_return", failing_ingest)
+    con = national.open_store(tmp_path / "vawg.duckdb", key)
+    with caplog.at_level("ERROR"):
+        [result] = collate.refresh_forces(con, tmp_path / "incoming", ["kent"], key,
+                                          workers=1)
+    assert result.outcome == "refused" and "ValueError" in result.error
+    assert "ValueError" in caplog.text and "failing_ingest" in caplog.text
+    assert "Mary" not in caplog.text and "Mary" not in result.error

@@ -42,21 +42,35 @@ def is_spreadsheet_error(text: object) -> bool:
     return isinstance(text, str) and text.strip().upper() in SPREADSHEET_ERRORS
 
 
-def normalise_heading(text: object) -> str:
-    """Heading key: lower case, no spacing, punctuation or line breaks.
+# Words a heading abbreviates as it likes: "Warrant Number", "Warrant No.", "Warrant #"
+# and "Warrant Num" are one heading.
+_HEADING_WORDS = {"number": "no", "num": "no", "nbr": "no", "nos": "no"}
+_NUMBER_SIGN = re.compile(r"#|\bno\.", re.IGNORECASE)
+# A format hint after the heading, with or without brackets: "Crim Inv Y/N",
+# "Date Recorded\ndd/mm/yyyy".
+_TRAILING_HINT = re.compile(
+    r"[\s:\-]*(y\s*/\s*n|yes\s*/\s*no|dd[/.\-]mm[/.\-]yy(yy)?)\s*$", re.IGNORECASE)
 
-    "Complaint/\\nConduct " and "complaint conduct" both become "complaintconduct".
+
+def normalise_heading(text: object) -> str:
+    """Heading key: lower case, no spacing, punctuation or line breaks, one word for
+    "number" ("No", "#", "Num").
+
+    "Complaint/\\nConduct " and "complaint conduct" both become "complaintconduct";
+    "Warrant Number" and "Warrant No." both "warrantno".
     """
     if text is None:
         return ""
-    return _PUNCTUATION.sub("", _compatible(str(text)).lower())
+    words = _PUNCTUATION.sub(" ", _NUMBER_SIGN.sub(" no ", _compatible(str(text)).lower()))
+    return "".join(_HEADING_WORDS.get(w, w) for w in words.split())
 
 
 def heading_without_hint(text: object) -> str:
-    """Heading key with bracketed hints dropped: "Crim Inv (Y/N)" -> "criminv"."""
+    """Heading key with hints dropped: bracketed ones anywhere ("Crim Inv (Y/N)" ->
+    "criminv") and a format at the end ("Date Recorded dd/mm/yyyy")."""
     if text is None:
         return ""
-    return normalise_heading(_PARENTHETICAL.sub(" ", str(text)))
+    return normalise_heading(_TRAILING_HINT.sub("", _PARENTHETICAL.sub(" ", str(text))))
 
 
 def _compatible(text: str) -> str:

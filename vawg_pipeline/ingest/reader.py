@@ -160,7 +160,8 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
     if size == 0:
         raise ReturnRefused(name, "the file is empty (0 bytes)")
 
-    grids = _read_csv(path, contract) if suffix == ".csv" else _read_spreadsheet(path)
+    grids = _read_csv(path, contract) if suffix == ".csv" or _is_text(path) \
+        else _read_spreadsheet(path)
     sheets: list[RawSheet] = []
     ignored: list[str] = []
     best_partial: tuple[int, str, int, list[str]] | None = None
@@ -247,13 +248,16 @@ def _read_spreadsheet(path: Path) -> list[tuple[str, Grid]]:
     except ReturnRefused:
         raise
     except Exception as exc:  # fastexcel raises its own error types per failure
+        # The reader's message may quote the file's first bytes: never repeat them.
+        detail = _BYTE_DUMP.sub("…", str(exc).splitlines()[0])[:200]
         raise ReturnRefused(
-            name, f"cannot be read as a spreadsheet ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0][:200]}); the file is corrupt, truncated or not a "
-            f"{path.suffix.lower()} workbook"
+            name, f"cannot be read as a spreadsheet ({type(exc).__name__}: {detail}); the "
+            f"file is corrupt, truncated or not a {path.suffix.lower()} workbook"
         ) from exc
     return grids
 
+
+_BYTE_DUMP = re.compile(r"(\\x[0-9A-Fa-f]{2})+|\[(0x[0-9A-Fa-f]{1,2},? ?)+\]")
 
 # calamine's names for the errors a cell can hold, and what a spreadsheet shows.
 _ERROR_TEXT = {
@@ -378,9 +382,44 @@ def _is_encrypted_ole(path: Path) -> bool:
         return False
 
 
+def _is_text(path: Path) -> bool:
+    """Whether a file named as a workbook is text: a CSV or tab-separated export named
+    .xls (as some systems' "Export to Excel" writes it) is read as the text it is; an
+    HTML page so named is refused, saying so."""
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if head.startswith(_UTF16_BOMS):
+        return True
+    if b"\x00" in head or head[:8] == _OLE_MAGIC or head[:2] == b"PK":
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        try:
+            text = head.decode("cp1252")
+        except UnicodeDecodeError:
+            return False
+    text = text.lstrip("\ufeff \t\r\n")
+    if text.startswith("<"):
+        raise ReturnRefused(
+            path.name, f"this is a web page (HTML or XML) named {path.suffix.lower()}, not "
+            "a workbook: open it in a spreadsheet program and save it as .xlsx")
+    # Delimited text: its first line holds a delimiter.
+    return any(d in text.split("\n", 1)[0] for d in CSV_DELIMITERS)
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
 def _decode_csv(raw: bytes, name: str) -> str:
     if raw.startswith(b"\xef\xbb\xbf"):
         return raw[3:].decode("utf-8")
+    if raw.startswith(_UTF16_BOMS):  # Excel's "Unicode Text": UTF-16, tab-separated
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise ReturnRefused(name, f"the UTF-16 text is damaged at byte {exc.start}") \
+                from exc
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -420,7 +459,7 @@ def _csv_delimiter(text: str, contract: Contract) -> str:
 def _read_csv(path: Path, contract: Contract) -> list[tuple[str, Grid]]:
     name = path.name
     raw = path.read_bytes()
-    if b"\x00" in raw[:4096]:
+    if b"\x00" in raw[:4096] and not raw.startswith(_UTF16_BOMS):
         raise ReturnRefused(name, "not a text CSV file (it contains binary data)")
     text = _decode_csv(raw, name)
     delimiter = _csv_delimiter(text, contract)

@@ -265,6 +265,51 @@ def test_not_a_spreadsheet_is_refused(tmp_path: Path) -> None:
     assert "not a" in _refusal(path) or "corrupt" in _refusal(path)
 
 
+@pytest.mark.parametrize(("field", "heading"), [
+    ("subject_reference", "Warrant Number"), ("subject_reference", "Collar No."),
+    ("subject_reference", "Staff #"), ("case_reference", "Case Number"),
+    ("criminal_investigation", "Criminal Investigation Y/N"),
+    ("date_recorded", "Date Recorded\ndd/mm/yyyy")])
+def test_headings_spelt_out_abbreviated_or_with_a_bare_format_hint(
+    tmp_path: Path, rows, field: str, heading: str
+) -> None:
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", rows, headings={**HEADINGS,
+                                                                      field: heading}))
+    assert raw.sheets[0].columns[field] == heading and raw.rows_read == len(rows)
+
+
+def test_a_csv_named_xls_is_read_as_the_text_it_is(tmp_path: Path, rows) -> None:
+    """Some systems' "Export to Excel" writes comma- or tab-separated text named .xls."""
+    csv_file = write_csv(tmp_path / "export.csv", rows)
+    named = tmp_path / "Export.xls"
+    named.write_bytes(csv_file.read_bytes())
+    raw = read_return(named)
+    assert raw.rows_read == len(rows) and [s.sheet for s in raw.sheets] == ["Export"]
+
+
+def test_excel_unicode_text_utf16_tab_separated_is_read(tmp_path: Path, rows) -> None:
+    text = write_csv(tmp_path / "plain.csv", rows, delimiter="\t").read_text("utf-8")
+    for name in ("unicode.csv", "unicode.xls"):
+        path = tmp_path / name
+        path.write_bytes(text.encode("utf-16"))  # with its byte-order mark, as Excel
+        assert read_return(path).rows_read == len(rows)
+
+
+def test_a_web_page_named_xls_is_refused_saying_so(tmp_path: Path) -> None:
+    path = tmp_path / "export.xls"
+    path.write_text("<html><body><table><tr><td>Case Ref</td></tr></table></body></html>")
+    assert "web page" in _refusal(path)
+
+
+def test_a_refusal_never_repeats_the_file_s_bytes(tmp_path: Path) -> None:
+    """The reader's own message quotes a damaged file's first bytes ("Case Ref" here)."""
+    path = tmp_path / "damaged.xls"
+    path.write_bytes(b"Case Ref\x00\x01\x02" + bytes(40))
+    problem = _refusal(path)
+    assert "corrupt" in problem
+    assert "\\x43" not in problem and "Case" not in problem
+
+
 def test_password_protected_workbook_is_refused(tmp_path: Path, rows) -> None:
     plain = write_xlsx(tmp_path / "plain.xlsx", rows)
     encrypted = tmp_path / "encrypted.xlsx"
@@ -308,12 +353,12 @@ def test_a_second_data_sheet_missing_a_column_refuses_the_file(tmp_path: Path) -
 def test_a_second_data_sheet_whose_case_reference_heading_is_unknown_refuses_the_file(
     tmp_path: Path,
 ) -> None:
-    """"Case Number" is no alias of the case reference: the Conduct rows must not vanish
+    """"Matter ID" is no alias of the case reference: the Conduct rows must not vanish
     while the Complaints sheet replaces the force's whole return."""
     path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)], sheet="Complaints")
     wb = openpyxl.load_workbook(path)
     conduct = wb.create_sheet("Conduct")
-    conduct.append(["Case Number" if f == "case_reference" else HEADINGS[f]
+    conduct.append(["Matter ID" if f == "case_reference" else HEADINGS[f]
                     for f in HEADINGS])
     for i in range(3, 8):
         conduct.append([good_row(i)[f] or None for f in HEADINGS])
