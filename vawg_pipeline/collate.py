@@ -44,6 +44,7 @@ from vawg_pipeline.ingest.returns import (
     file_sha256,
     ingest_return,
     ingest_returns,
+    reader_version,
     received_time,
 )
 from vawg_pipeline.privacy import PseudonymKey
@@ -210,6 +211,9 @@ def refresh_forces(
             continue
         sha = file_sha256(folder.current)
         status = national.submission_status(con, code, sha)
+        if status == "refused" and not national.refusal_stands(
+                con, code, sha, folder.current.name, reader_version()):
+            status = None  # refused by an older reader or under another name: read again
         if status in ("accepted", "refused", "withdrawn"):
             outcomes[code] = ForceRefresh(
                 code, "unchanged", file_name=folder.current.name, sha256=sha, status=status,
@@ -254,7 +258,7 @@ def _store(
     transaction), and in ``outcomes``."""
     started = time.perf_counter()
     accepted = [r for _, r in batch if isinstance(r, IngestResult)]
-    national.replace_force_returns(con, accepted)
+    national.replace_force_returns(con, accepted, reader=reader_version())
     # The batch's store time, shared by its returns in proportion to their rows.
     seconds_per_row = (time.perf_counter() - started) / max(
         sum(r.rows_read for r in accepted), 1)
@@ -263,7 +267,8 @@ def _store(
         if isinstance(result, ReturnRefused):
             started = time.perf_counter()
             national.record_refusal(con, job.force_code, job.path.name, job.sha256,
-                                    received_time(job.path), str(result))
+                                    received_time(job.path), str(result),
+                                    reader=reader_version())
             outcome.outcome, outcome.status, outcome.error = "refused", "refused", str(result)
             outcome.seconds["store"] = time.perf_counter() - started
             continue

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from vawg_pipeline import collate
+from vawg_pipeline.ingest.reader import ReturnRefused
 from vawg_pipeline.store import national
 from vawg_pipeline_tests.conftest import good_row, write_csv, write_xlsx
 
@@ -64,7 +65,7 @@ def test_a_store_fault_stops_the_batch_without_reading_the_rest(tmp_path, key, m
         read.append(force_code)
         return real_ingest(path, force_code, *args, **kwargs)
 
-    def failing_store(con, results):
+    def failing_store(con, results, **kwargs):
         raise OSError("disk full")
 
     # One file per batch and per transaction, as large returns go.
@@ -128,9 +129,9 @@ def test_finished_batches_are_stored_together_in_whole_row_groups(tmp_path, key,
     transactions: list[list[str]] = []
     real_store = national.replace_force_returns
 
-    def recording_store(con, results):
+    def recording_store(con, results, **kwargs):
         transactions.append([r.force_code for r in results])
-        return real_store(con, results)
+        return real_store(con, results, **kwargs)
 
     monkeypatch.setattr(collate, "BATCH_BYTES_MIN", 1)
     monkeypatch.setattr(collate, "BATCH_BYTES_MAX", 1)
@@ -164,3 +165,53 @@ def test_an_unexpected_failure_is_logged_without_its_message(tmp_path, key, monk
     assert result.outcome == "refused" and "ValueError" in result.error
     assert "ValueError" in caplog.text and "failing_ingest" in caplog.text
     assert "Mary" not in caplog.text and "Mary" not in result.error
+
+
+def test_a_file_refused_by_an_older_reader_is_read_again(tmp_path, key, monkeypatch) -> None:
+    """A refusal stands only for the reader that made it: once the contract learns the
+    force's heading (or the code is fixed), the same file is read again, and accepted."""
+    (tmp_path / "incoming" / "kent").mkdir(parents=True)
+    write_xlsx(tmp_path / "incoming" / "kent" / "return.xlsx", [good_row(1), good_row(2)])
+    con = national.open_store(tmp_path / "vawg.duckdb", key)
+    real_ingest = collate.ingest_return
+
+    def old_reader(path, *args, **kwargs):
+        raise ReturnRefused(path.name, "required column(s) missing: case_reference")
+
+    monkeypatch.setattr(collate, "ingest_return", old_reader)
+    monkeypatch.setattr(collate, "reader_version", lambda: "0.0.9; contract 000000000000")
+    [first] = collate.refresh_forces(con, tmp_path / "incoming", ["kent"], key, workers=1)
+    assert first.outcome == "refused"
+    [again] = collate.refresh_forces(con, tmp_path / "incoming", ["kent"], key, workers=1)
+    assert again.outcome == "unchanged"  # the same reader does not read it twice
+
+    monkeypatch.setattr(collate, "ingest_return", real_ingest)
+    monkeypatch.undo()
+    [second] = collate.refresh_forces(con, tmp_path / "incoming", ["kent"], key, workers=1)
+    assert second.outcome == "accepted" and second.rows_stored == 2
+    assert con.execute("SELECT status, reader_version FROM submissions").fetchall() == [
+        ("accepted", collate.reader_version())]
+    [third] = collate.refresh_forces(con, tmp_path / "incoming", ["kent"], key, workers=1)
+    assert third.outcome == "unchanged"
+
+
+def test_a_refused_file_renamed_is_read_again(tmp_path, key, monkeypatch) -> None:
+    folder = tmp_path / "incoming" / "kent"
+    folder.mkdir(parents=True)
+    path = write_xlsx(folder / "Kent C.xlsx", [good_row(1)])
+    con = national.open_store(tmp_path / "vawg.duckdb", key)
+    reads: list[str] = []
+
+    def refusing(path, *args, **kwargs):
+        reads.append(path.name)
+        raise ReturnRefused(path.name, "cannot be read")
+
+    monkeypatch.setattr(collate, "ingest_return", refusing)
+    for _ in range(2):
+        collate.refresh_forces(con, tmp_path / "incoming", ["kent"], key, workers=1)
+    path.rename(folder / "Kent D.xlsx")
+    collate.refresh_forces(con, tmp_path / "incoming", ["kent"], key, workers=1)
+    assert reads == ["Kent C.xlsx", "Kent D.xlsx"]
+    # Still one record of the content, under its latest name.
+    assert con.execute("SELECT file_name, status FROM submissions").fetchall() == [
+        ("Kent D.xlsx", "refused")]

@@ -6,6 +6,7 @@ force's new spelling is one line of TOML. No I/O beyond reading that packaged fi
 
 from __future__ import annotations
 
+import hashlib
 import re
 import tomllib
 import unicodedata
@@ -235,10 +236,20 @@ def _parse_field(raw: dict) -> ContractField:
     )
 
 
+def _contract_text() -> str:
+    return resources.files(__package__).joinpath(CONTRACT_FILE).read_text(encoding="utf-8")
+
+
+@cache
+def contract_fingerprint() -> str:
+    """Identifies this contract's text: a new heading or spelling changes it."""
+    return hashlib.sha256(_contract_text().encode()).hexdigest()[:12]
+
+
 @cache
 def load_contract() -> Contract:
     """The packaged contract (cached: it is read once per process)."""
-    text = resources.files(__package__).joinpath(CONTRACT_FILE).read_text(encoding="utf-8")
+    text = _contract_text()
     contract = Contract(tuple(_parse_field(raw) for raw in tomllib.loads(text)["field"]))
     _heading_lookup(contract)
     return contract

@@ -160,12 +160,18 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
     if size == 0:
         raise ReturnRefused(name, "the file is empty (0 bytes)")
 
-    grids = _read_csv(path, contract) if suffix == ".csv" or _is_text(path) \
-        else _read_spreadsheet(path)
+    # Read for what the bytes are: a workbook saved as .csv is a workbook, text named
+    # .xls is text.
+    with path.open("rb") as handle:
+        head = handle.read(8)
+    workbook = head == _OLE_MAGIC or head[:2] == b"PK" if suffix == ".csv" \
+        else not _is_text(path)
+    grids = _read_spreadsheet(path) if workbook else _read_csv(path, contract)
     sheets: list[RawSheet] = []
     ignored: list[str] = []
-    best_partial: tuple[int, str, int, list[str]] | None = None
-    incomplete: list[tuple[str, int, list[str]]] = []  # data sheets lacking a column
+    best_partial: tuple[int, str, int, list[str], list[str]] | None = None
+    # Data sheets lacking a column: sheet, header row, missing fields, unknown headings.
+    incomplete: list[tuple[str, int, list[str], list[str]]] = []
     for sheet_name, grid in grids:
         found = _find_header(grid, contract)
         if found is None:
@@ -175,23 +181,31 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
         if missing:
             ignored.append(sheet_name)
             matched = len(contract.required) - len(missing)
+            unknown = [str(cell).strip() for col, cell in grid.row(header_index).items()
+                       if col not in mapping and cell is not None and str(cell).strip()]
             if best_partial is None or matched > best_partial[0]:
-                best_partial = (matched, sheet_name, header_index + 1, missing)
+                best_partial = (matched, sheet_name, header_index + 1, missing, unknown)
             # Rows under most of the return's headings are rows of the return, which
             # must not vanish because the sheet lacks a column (or a heading is
             # misspelt), whichever column that is.
             if (matched >= INCOMPLETE_SHEET_SHARE * len(contract.required)
                     and any(f in RECORD_FIELDS for f in mapping.values())
                     and _has_cells_below(grid, header_index)):
-                incomplete.append((sheet_name, header_index + 1, missing))
+                incomplete.append((sheet_name, header_index + 1, missing, unknown))
             continue
         sheets.append(_data_sheet(sheet_name, grid, header_index, mapping, contract))
 
-    def missing_columns(sheet_name: str, row: int, missing: list[str]) -> str:
+    def missing_columns(sheet_name: str, row: int, missing: list[str],
+                        unknown: list[str]) -> str:
         headings = "; ".join(
             f"{f} (e.g. {', '.join(contract[f].headings[:2])})" for f in missing
         )
-        return f"sheet {sheet_name!r}, header row {row}: required column(s) missing: {headings}"
+        # The headings the force wrote that the contract does not know: usually the
+        # missing column under another name, which a contract alias can then accept.
+        found = f"; headings not recognised: {', '.join(repr(h) for h in unknown[:10])}" \
+            if unknown else ""
+        return (f"sheet {sheet_name!r}, header row {row}: required column(s) missing: "
+                f"{headings}{found}")
 
     if sheets and incomplete:
         raise ReturnRefused(name, "; ".join(missing_columns(*i) for i in incomplete))
@@ -206,7 +220,7 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
             f"({', '.join(f.name for f in contract.required)})",
         )
     return RawReturn(file_name=name, sheets=sheets, ignored_sheets=ignored,
-                     date_1904=suffix != ".csv" and _uses_1904_dates(path))
+                     date_1904=workbook and _uses_1904_dates(path))
 
 
 # --- formats ----------------------------------------------------------------------------

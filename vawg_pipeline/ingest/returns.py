@@ -15,6 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -24,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 
 from vawg_pipeline.contract import Contract, load_contract
+from vawg_pipeline.contract.fields import contract_fingerprint
 from vawg_pipeline.contract.schema import RETURN_ID
 from vawg_pipeline.ingest.normalise import EXCEL_EPOCH, MAC_EPOCH, normalise_rows
 from vawg_pipeline.ingest.reader import (
@@ -84,6 +87,17 @@ class IngestResult:
             self.quarantine.groupby(["field", "reason"], sort=False).size()
             .rename("rows").reset_index().sort_values("rows", ascending=False)
         )
+
+
+@cache
+def reader_version() -> str:
+    """The reader's identity, recorded with every file it judges: the package version
+    and the contract's fingerprint."""
+    try:
+        version = metadata.version("vawg-pipeline")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return f"{version}; contract {contract_fingerprint()}"
 
 
 def file_sha256(path: Path) -> str:

@@ -25,6 +25,7 @@ SNAPSHOT_NAME = "vawg_snapshot.duckdb"
 SUBMISSION_COLUMNS = [
     "force_code", "file_name", "sha256", "received_at", "ingested_at", "status", "error",
     "rows_read", "rows_stored", "rows_quarantined", "sheets", "extra_columns",
+    "reader_version",
 ]
 
 
@@ -95,6 +96,18 @@ def submission_status(con: duckdb.DuckDBPyConnection, force_code: str, sha: str)
     return None if row is None else row[0]
 
 
+def refusal_stands(con: duckdb.DuckDBPyConnection, force_code: str, sha: str,
+                   file_name: str, reader: str) -> bool:
+    """Whether a refused file stays refused without another read: only if the same
+    reader refused it under the same name. A contract given the force's heading, or a
+    workbook renamed from .csv to .xlsx, deserves a second read."""
+    rows = con.execute(
+        "SELECT file_name, reader_version FROM submissions "
+        "WHERE force_code = ? AND sha256 = ? AND status = 'refused'",
+        [force_code, sha]).fetchall()
+    return bool(rows) and rows[0] == (file_name, reader)
+
+
 def submissions_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Every file seen, newest first within each force."""
     return con.execute(
@@ -141,7 +154,8 @@ def replace_force_return(con: duckdb.DuckDBPyConnection, result: IngestResult) -
 
 
 def replace_force_returns(
-    con: duckdb.DuckDBPyConnection, results: Sequence[IngestResult]
+    con: duckdb.DuckDBPyConnection, results: Sequence[IngestResult],
+    reader: str | None = None,
 ) -> None:
     """Make each result its force's current return, in one transaction.
 
@@ -186,6 +200,7 @@ def replace_force_returns(
                 "rows_quarantined": result.rows_quarantined,
                 "sheets": ", ".join(result.sheets),
                 "extra_columns": ", ".join(result.extra_columns),
+                "reader_version": reader,
             })
         con.execute("COMMIT")
     except BaseException:
@@ -199,17 +214,17 @@ def replace_force_returns(
 
 def record_refusal(
     con: duckdb.DuckDBPyConnection, force_code: str, file_name: str, sha: str,
-    received_at: datetime, error: str,
+    received_at: datetime, error: str, reader: str | None = None,
 ) -> bool:
-    """Record a refused file once per content; the force's accepted return stays."""
-    if submission_status(con, force_code, sha) == "refused":
-        return False
+    """Record a refused file once per content (a second read replaces the record);
+    the force's accepted return stays. Returns whether the content was new."""
+    new = submission_status(con, force_code, sha) != "refused"
     _upsert_submission(con, {
         "force_code": force_code, "file_name": file_name, "sha256": sha,
         "received_at": received_at, "ingested_at": _now(), "status": "refused",
-        "error": error,
+        "error": error, "reader_version": reader,
     })
-    return True
+    return new
 
 
 def withdraw_force(con: duckdb.DuckDBPyConnection, force_code: str) -> int:

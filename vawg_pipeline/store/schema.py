@@ -61,6 +61,9 @@ TABLES: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
              "Distinct rows quarantined; rows_read = rows_stored + rows_quarantined."),
             ("sheets", "VARCHAR", "Data sheets read, comma-separated."),
             ("extra_columns", "VARCHAR", "Columns ignored as not in the contract."),
+            ("reader_version", "VARCHAR", "The reader that judged the file: package "
+             "version and contract fingerprint. A file refused by an older reader, or "
+             "under another name, is read again."),
         ],
     ),
     "cases": (
@@ -133,6 +136,10 @@ def schema_statements() -> list[str]:
         columns = table_columns(table)
         body = ", ".join(f"{name} {sql}" for name, sql, _ in columns)
         statements.append(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+        # A store made by an earlier version gains the columns added since (nullable).
+        statements += [f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {sql}"
+                       for name, sql, _ in columns
+                       if "NOT NULL" not in sql and "PRIMARY KEY" not in sql]
         statements.append(f"COMMENT ON TABLE {table} IS {sql_text(comment)}")
         statements += [f"COMMENT ON COLUMN {table}.{name} IS {sql_text(text)}"
                        for name, _, text in columns]

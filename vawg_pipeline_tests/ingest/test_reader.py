@@ -287,6 +287,15 @@ def test_a_csv_named_xls_is_read_as_the_text_it_is(tmp_path: Path, rows) -> None
     assert raw.rows_read == len(rows) and [s.sheet for s in raw.sheets] == ["Export"]
 
 
+def test_a_workbook_saved_as_csv_is_read_as_the_workbook_it_is(tmp_path: Path,
+                                                               rows) -> None:
+    workbook = write_xlsx(tmp_path / "r.xlsx", rows)
+    named = tmp_path / "Kent C.csv"
+    named.write_bytes(workbook.read_bytes())
+    raw = read_return(named)
+    assert raw.rows_read == len(rows) and [s.sheet for s in raw.sheets] == ["Return"]
+
+
 def test_excel_unicode_text_utf16_tab_separated_is_read(tmp_path: Path, rows) -> None:
     text = write_csv(tmp_path / "plain.csv", rows, delimiter="\t").read_text("utf-8")
     for name in ("unicode.csv", "unicode.xls"):
@@ -514,3 +523,14 @@ def test_cells_of_invisible_characters_are_blank_and_values_lose_them_at_the_end
     data = read_return(path).sheets[0].data
     assert data["notes"].isna().all()
     assert data["case_type"].tolist() == ["Complaint"]
+
+
+def test_a_missing_column_refusal_names_the_headings_it_did_not_recognise(
+    tmp_path: Path, rows
+) -> None:
+    """The force wrote "PSD Matter Ref": the refusal says so, so whoever reads it can
+    add the alias to the contract (or ask the force to rename the column)."""
+    problem = _refusal(write_xlsx(tmp_path / "r.xlsx", rows,
+                                  headings={**HEADINGS, "case_reference": "PSD Matter Ref"}))
+    assert "required column(s) missing: case_reference" in problem
+    assert "headings not recognised: 'PSD Matter Ref'" in problem

@@ -181,3 +181,15 @@ def test_duckdb_lts_clients_can_open_the_store(tmp_path, store_path, key) -> Non
                          text=True, check=True).stdout.split()
     assert out[0].startswith("1.4") and out[1] == "5"
     assert STORAGE_VERSION == "v1.4.0"
+
+
+def test_a_store_made_before_a_column_was_added_gains_it(store_path, key) -> None:
+    """A store from an earlier version (no reader_version) opens, and gains the column."""
+    con = national.open_store(store_path, key)
+    con.execute("ALTER TABLE submissions DROP COLUMN reader_version")
+    con.execute("UPDATE store_metadata SET value = 'an earlier schema' "
+                "WHERE key = 'schema_fingerprint'")
+    con.close()
+    con = national.open_store(store_path, key)
+    columns = [r[0] for r in con.execute("DESCRIBE submissions").fetchall()]
+    assert columns[-1] == "reader_version"
