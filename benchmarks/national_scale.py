@@ -172,15 +172,16 @@ def _run_job(partition: str | None) -> dict:
     seconds = time.perf_counter() - started
     steps: dict[str, float] = {}
     stages: dict[str, float] = {}
-    seen: set[str] = set()
+    seen: set[tuple[str, str | None]] = set()
     for event in result.all_events:
         if event.event_type_value == "STEP_SUCCESS":
             steps[event.step_key] = event.event_specific_data.duration_ms / 1000
         materialization = getattr(event.event_specific_data, "materialization", None)
-        # A partition range records one materialization per partition, same metadata.
-        if materialization is None or event.step_key in seen:
+        # A partition range records one materialization per partition, each with its
+        # force's own stage times: summed over the partitions.
+        if materialization is None or (event.step_key, materialization.partition) in seen:
             continue
-        seen.add(event.step_key)
+        seen.add((event.step_key, materialization.partition))
         for key, value in materialization.metadata.items():
             if key.startswith("seconds per stage"):
                 for stage, s in value.value.items():

@@ -108,6 +108,12 @@ STORE_ROWS_PER_TRANSACTION = 2 * 122_880
 
 _Outcome = IngestResult | ReturnRefused
 
+# What the Dagster UI shows of a return's first rows: its categories and where each row
+# came from. No reference (a force's case reference is looked up in its own systems)
+# and no date, which together with a few categories can point to a person.
+PREVIEW_COLUMNS = [f.name for f in load_contract().stored
+                   if f.kind in ("category", "flag")] + ["source_sheet", "source_row"]
+
 
 def _unreadable(job: _Job, exc: Exception) -> ReturnRefused:
     # The exception's text may quote cell values (personal data): the log gets its type
@@ -280,6 +286,7 @@ def _store(
         outcome.ignored_sheets = result.ignored_sheets
         outcome.extra_columns = result.extra_columns
         outcome.reason_counts = result.reason_counts()
-        outcome.preview = result.cases.head(10).drop(columns=["subject_pseudonym"])
+        outcome.preview = result.cases.head(10)[
+            [c for c in result.cases.columns if c in PREVIEW_COLUMNS]]
         outcome.seconds = dict(result.seconds)
         outcome.seconds["store"] = seconds_per_row * result.rows_read

@@ -14,6 +14,7 @@ from vawg_pipeline.defs.metadata import column_schema, markdown_table
 from vawg_pipeline.defs.resources import LandingFolder, NationalStore
 from vawg_pipeline.forces import force_codes
 from vawg_pipeline.ingest.landing import scan_landing
+from vawg_pipeline.ingest.returns import reason_counts
 from vawg_pipeline.store import national, queries
 from vawg_pipeline.store.schema import table_columns
 
@@ -40,11 +41,15 @@ def _force_metadata(r: ForceRefresh) -> dict[str, object]:
             "rows_quarantined": r.rows_quarantined,
             "dagster/row_count": r.rows_stored,
             "sheets": ", ".join(r.sheets),
-            "sheets ignored (not the return)": ", ".join(r.ignored_sheets) or "(none)",
             "extra columns ignored": ", ".join(r.extra_columns) or "(none)",
-            "quarantine reasons": dg.MetadataValue.md(markdown_table(r.reason_counts)),
-            "preview (no personal data)": dg.MetadataValue.md(markdown_table(r.preview)),
+            "quarantine reasons (values not shown)":
+                dg.MetadataValue.md(markdown_table(r.reason_counts)),
         })
+        if r.outcome == "accepted":  # read in this run
+            metadata["sheets ignored (not the return)"] = \
+                ", ".join(r.ignored_sheets) or "(none)"
+            metadata["first rows (categories only)"] = \
+                dg.MetadataValue.md(markdown_table(r.preview))
     if r.seconds:
         metadata["seconds per stage"] = {k: round(v, 3) for k, v in r.seconds.items()}
     if r.ignored_files:
@@ -94,8 +99,10 @@ def force_returns(
 
     with store.connection() as con:
         results = refresh_forces(con, landing.root(), codes, store.key(), on_result=report)
-        # Unchanged files: show the counts recorded when they were ingested.
+        # Unchanged files: show what was recorded when they were ingested.
         recorded = national.submissions_frame(con).set_index(["force_code", "sha256"])
+        quarantine = con.execute(
+            "SELECT force_code, field, reason, value FROM quarantine").df()
     accepted = [f"{r.force_code} ({r.rows_read} read, {r.rows_stored} stored, "
                 f"{r.rows_quarantined} quarantined)" for r in results if r.outcome == "accepted"]
     if accepted:
@@ -108,6 +115,10 @@ def force_returns(
                 r.rows_read = int(row["rows_read"])
                 r.rows_stored = int(row["rows_stored"])
                 r.rows_quarantined = int(row["rows_quarantined"])
+                r.sheets = _listed(row["sheets"])
+                r.extra_columns = _listed(row["extra_columns"])
+                r.reason_counts = reason_counts(
+                    quarantine[quarantine["force_code"] == r.force_code])
 
     # Folders that are not a force code, and files outside any force's folder: reported,
     # never ingested.
@@ -117,29 +128,21 @@ def force_returns(
     for name in scan.stray_files:
         context.log.warning(f"{name!r} is not in a force's folder: not ingested")
 
-    if len(results) == 1:
-        metadata = _force_metadata(results[0])
-    else:
-        stored = sum(r.rows_stored or 0 for r in results)
-        seconds: dict[str, float] = {}
-        for r in results:
-            for stage, value in r.seconds.items():
-                seconds[stage] = seconds.get(stage, 0.0) + value
-        metadata = {
-            "forces": len(results),
-            "seconds per stage (summed over forces)": {
-                k: round(v, 3) for k, v in seconds.items()},
-            "accepted this run": sum(r.outcome == "accepted" for r in results),
-            "refused this run": sum(r.outcome == "refused" for r in results),
-            "unchanged": sum(r.outcome == "unchanged" for r in results),
-            "no file": sum(r.outcome == "no_file" for r in results),
-            "dagster/row_count": stored,
-            "forces in this run": dg.MetadataValue.md(markdown_table(_summary(results), 60)),
-        }
+    # Each force's partition shows that force's own counts, in a run over many forces
+    # as in a run over one.
+    for r in results:
+        context.add_asset_metadata(_force_metadata(r), partition_key=r.force_code)
+    if len(results) > 1:
+        context.log.info("forces in this run:\n" + markdown_table(_summary(results), 60))
+    metadata: dict[str, object] = {}
     if scan.unknown_folders or scan.stray_files:
         metadata["not ingested (unknown folders, stray files)"] = ", ".join(
             scan.unknown_folders + scan.stray_files)
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _listed(text: object) -> list[str]:
+    return [t for t in str(text).split(", ") if t] if isinstance(text, str) else []
 
 
 @dg.asset_check(asset=force_returns, blocking=True)

@@ -128,6 +128,33 @@ def test_one_force_partition_shows_its_counts_in_metadata(tmp_path: Path) -> Non
     assert metadata["rows_read"].value == 6
     assert metadata["rows_stored"].value == 5
     assert metadata["rows_quarantined"].value == 1
-    assert "status" in metadata["quarantine reasons"].value
+    assert "status: a value is not an accepted value" in \
+        metadata["quarantine reasons (values not shown)"].value
+    assert "bogus" not in metadata["quarantine reasons (values not shown)"].value
     assert "notes.py" in metadata["files ignored"].value
-    assert "PSD-0001" in metadata["preview (no personal data)"].value
+    preview = metadata["first rows (categories only)"].value
+    assert "conduct" in preview and "PSD-0001" not in preview
+
+
+def test_a_run_over_every_force_shows_each_force_its_own_counts(tmp_path: Path) -> None:
+    """The nightly run covers all forces in one run; each force's partition still shows
+    its own rows, reasons and sheets, and an unchanged force what was recorded for it."""
+    _land(tmp_path, "kent", "kent.xlsx",
+          [good_row(i) for i in range(5)] + [good_row(9, status="bogus")])
+    _land(tmp_path, "essex", "essex.xlsx", [good_row(i) for i in range(3)])
+    instance = dg.DagsterInstance.ephemeral()
+    for run in ("first", "unchanged"):
+        result = run_refresh(tmp_path, instance)
+        assert result.success
+        by_force = {m.partition: m.metadata
+                    for m in result.asset_materializations_for_node("force_returns")}
+        assert len(by_force) == 44
+        kent, essex = by_force["kent"], by_force["essex"]
+        assert (kent["rows_read"].value, kent["rows_stored"].value,
+                kent["rows_quarantined"].value) == (6, 5, 1), run
+        assert kent["dagster/row_count"].value == 5 and essex["dagster/row_count"].value == 3
+        assert kent["sheets"].value == "Return"
+        assert "status: a value is not an accepted value" in \
+            kent["quarantine reasons (values not shown)"].value
+        assert kent["outcome"].value == ("accepted" if run == "first" else "unchanged")
+        assert by_force["dorset"]["outcome"].value == "no_file"
