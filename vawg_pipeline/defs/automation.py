@@ -81,16 +81,22 @@ def new_return_sensor(context: dg.SensorEvaluationContext, landing: LandingFolde
     cursor = json.dumps(seen, sort_keys=True)
     if not changed:
         return dg.SensorResult(run_requests=[], cursor=cursor)
+    # A run key names the file version and when it arrived: a force that sends an
+    # earlier version again (v3, then v2, then v3 once more) gets a run each time, where
+    # the content alone would repeat an old key and Dagster would skip the run.
+    def version(code: str) -> str:
+        return f"{seen[code][:16]}@{changed[code].stat().st_mtime_ns}"
+
     if len(changed) == 1:
         code, path = next(iter(changed.items()))
         request = dg.RunRequest(
-            run_key=f"{code}-{seen[code]}", partition_key=code,
+            run_key=f"{code}-{version(code)}", partition_key=code,
             tags={"vawg/trigger": "new-file", "vawg/file": path.name},
         )
     else:
         # Several forces at once (first start, a bulk copy): one run over every force
         # costs less than one run each; unchanged forces are a quick no-op in it.
-        versions = ",".join(f"{c}:{seen[c]}" for c in sorted(changed))
+        versions = ",".join(f"{c}:{version(c)}" for c in sorted(changed))
         request = dg.RunRequest(
             run_key=f"bulk-{hashlib.sha256(versions.encode()).hexdigest()[:16]}",
             tags={**all_forces_tags(), "vawg/trigger": "new-files",

@@ -13,7 +13,7 @@ from vawg_pipeline.defs.ingestion import force_partitions
 from vawg_pipeline.defs.resources import LandingFolder
 from vawg_pipeline.forces import force_codes
 from vawg_pipeline_tests.automation.conftest import land, tmp_defs
-from vawg_pipeline_tests.conftest import good_row
+from vawg_pipeline_tests.conftest import good_row, set_received
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
@@ -96,6 +96,29 @@ def test_sensor_requests_a_force_once_per_file_version(tmp_path: Path) -> None:
     assert changed.run_requests[0].partition_key == "kent"
     assert changed.run_requests[0].run_key != request.run_key
     assert _evaluate(tmp_path, changed.cursor).run_requests == []
+
+
+def test_an_earlier_version_sent_again_gets_a_run_of_its_own(tmp_path: Path) -> None:
+    """v3, then v2 again, then v3 again: three runs. Keyed on content alone, the third
+    would repeat the first's run key and Dagster would skip it."""
+    (tmp_path / "incoming").mkdir()
+    cursor = _evaluate(tmp_path, None).cursor
+    keys = []
+    v3 = land(tmp_path, "kent", "v3.xlsx", [good_row(i) for i in range(3)],
+              when=dt.datetime(2022, 6, 1))
+    v3_bytes = v3.read_bytes()
+    for step in ("v3", "v2", "v3 again"):
+        if step == "v2":
+            land(tmp_path, "kent", "v2.xlsx", [good_row(i) for i in range(2)],
+                 when=dt.datetime(2022, 6, 2))
+        elif step == "v3 again":  # the very same bytes, sent again: the newest file
+            v3.write_bytes(v3_bytes)
+            set_received(v3, dt.datetime(2022, 6, 3))
+        result = _evaluate(tmp_path, cursor)
+        assert [r.partition_key for r in result.run_requests] == ["kent"], step
+        keys.append(result.run_requests[0].run_key)
+        cursor = result.cursor
+    assert len(set(keys)) == 3
 
 
 def test_sensor_batches_several_forces_into_one_all_forces_run(tmp_path: Path) -> None:
