@@ -17,6 +17,19 @@ from pathlib import Path
 DEFAULT_DAGSTER_HOME = "data/dagster_home"
 
 
+# The Dagster instance's settings (dagster.yaml), also in the repository's
+# data/dagster_home/ so that `dagster dev` started first has them too.
+INSTANCE_SETTINGS = (
+    "telemetry:\n  enabled: false\n"
+    # Runs whose worker dies (OOM, host restart) are retried by the daemon; a step's own
+    # failure is retried by the assets' RetryPolicy, not the whole run.
+    "run_retries:\n  enabled: true\n  max_retries: 2\n"
+    "  retry_on_asset_or_op_failure: false\n"
+    # One writer at a time per pool (vawg_warehouse, vawg_published).
+    "concurrency:\n  pools:\n    default_limit: 1\n"
+)
+
+
 def _instance():
     """The Dagster instance: DAGSTER_HOME if set, else a persistent local one in data/."""
     import dagster as dg
@@ -27,15 +40,7 @@ def _instance():
         os.environ["DAGSTER_HOME"] = home
     Path(home).mkdir(parents=True, exist_ok=True, mode=0o700)
     if not (Path(home) / "dagster.yaml").exists():
-        (Path(home) / "dagster.yaml").write_text(
-            "telemetry:\n  enabled: false\n"
-            # Runs whose worker dies (OOM, host restart) are retried by the daemon; a
-            # step's own failure is retried by the assets' RetryPolicy, not the whole run.
-            "run_retries:\n  enabled: true\n  max_retries: 2\n"
-            "  retry_on_asset_or_op_failure: false\n"
-            # One writer at a time per pool (vawg_warehouse, vawg_published).
-            "concurrency:\n  pools:\n    default_limit: 1\n",
-            encoding="utf-8")
+        (Path(home) / "dagster.yaml").write_text(INSTANCE_SETTINGS, encoding="utf-8")
     return dg.DagsterInstance.get()
 
 

@@ -98,3 +98,13 @@ def test_a_failing_run_exits_non_zero_naming_the_step(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "FAILED step force_returns" in done.stderr
     assert "refusing to mix" in done.stderr
+
+
+def test_the_repository_ships_the_instance_settings_the_cli_writes() -> None:
+    """`dagster dev` started before any `vawg-pipeline` run still limits the store's
+    pools to one writer and retries runs whose worker died."""
+    from vawg_pipeline.cli import INSTANCE_SETTINGS
+
+    shipped = Path(__file__).resolve().parents[1] / "data" / "dagster_home" / "dagster.yaml"
+    assert shipped.read_text(encoding="utf-8") == INSTANCE_SETTINGS
+    assert "default_limit: 1" in INSTANCE_SETTINGS

@@ -61,9 +61,22 @@ def period_of(published: PublishedOutputs) -> ReportingPeriod:
     return ReportingPeriod.parse(published.period_start, published.period_end)
 
 
-def staging_folder(store: NationalStore) -> Path:
-    """Beside the store, in its owner-only folder: the candidate holds true small counts."""
+def staging_root(store: NationalStore) -> Path:
+    """Beside the store, in its owner-only folder: candidates hold true small counts."""
     return store.store_path().parent / STAGING_FOLDER
+
+
+def staging_folder(store: NationalStore, run_id: str) -> Path:
+    """The run's own stage: two runs at once (the sensor's during the nightly one) never
+    audit or release each other's candidate."""
+    return staging_root(store) / run_id
+
+
+def run_id_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str:
+    try:
+        return context.run.run_id
+    except Exception:  # noqa: BLE001 - a context invoked directly (a test) has no run
+        return "EPHEMERAL"
 
 
 def _table_description(spec: TableSpec) -> str:
@@ -97,10 +110,10 @@ def published_tables(
 ) -> Iterator[dg.MaterializeResult]:
     """Count, protect and stage every published table; the audit check gates release."""
     rules = rules_of(published)
-    folder = staging_folder(store)
+    folder = staging_folder(store, run_id_of(context))
     # The last staged candidate: if its passing protection was for these very counts,
     # it is reused (a protection that failed its audit is always decided afresh).
-    previous = staging.previous_staged(folder)
+    previous = staging.latest_staged(staging_root(store))
     if previous is not None and (previous.audit is None or not previous.audit.passed):
         previous = None
     seconds: dict[str, float] = {}
@@ -175,7 +188,7 @@ def disclosure_audit(
     context: dg.AssetCheckExecutionContext, store: NationalStore, published: PublishedOutputs
 ) -> Iterator[dg.AssetCheckResult]:
     """Audit the staged candidate as it will be published; record the verdict."""
-    folder = staging_folder(store)
+    folder = staging_folder(store, run_id_of(context))
     staged = staging.load_staged(folder)
     candidate = staged.candidate
     # The gate's own audit of the staged tables (the only audit this step runs).
@@ -258,7 +271,7 @@ def published_release(
     ``releases/<id>/`` with its manifest. Only a candidate that passed the blocking
     ``disclosure_audit`` check is released; unchanged numbers make no new release.
     """
-    folder = staging_folder(store)
+    folder = staging_folder(store, run_id_of(context))
     staged = staging.load_staged(folder)
     candidate = staged.candidate
     verdict = staging.require_passing_verdict(folder, candidate)
@@ -266,6 +279,7 @@ def published_release(
     outcome = staging.require_staged_audit(staged, verdict)
     result = publish(publication(candidate, outcome), published.published_path(),
                      contact=published.contact)
+    staging.prune(staging_root(store), keep=folder)
     paths = result.paths
     live_chart = paths.chart
     context.log.info(

@@ -19,6 +19,8 @@ The staged candidate also serves the next run: equal counts reuse its protection
 from __future__ import annotations
 
 import json
+import shutil
+import time
 import os
 import tempfile
 from collections.abc import Callable
@@ -202,6 +204,36 @@ def previous_staged(folder: Path) -> Staged | None:
         return load_staged(folder)
     except (StagingError, OSError, ValueError, KeyError, TypeError, duckdb.Error):
         return None
+
+
+def latest_staged(root: Path) -> Staged | None:
+    """The newest run's stage under ``root`` that reads back whole, if any."""
+    try:
+        folders = sorted((f for f in root.iterdir() if f.is_dir()),
+                         key=lambda f: f.stat().st_mtime, reverse=True)
+    except OSError:
+        return None
+    for folder in folders:
+        staged = previous_staged(folder)
+        if staged is not None:
+            return staged
+    return None
+
+
+# A run's stage is kept this long after a newer release, in case that run is still
+# going (a long nightly run overlapped by a sensor's short one).
+STAGE_KEPT_SECONDS = 24 * 3600
+
+
+def prune(root: Path, keep: Path) -> list[Path]:
+    """Remove other runs' stages older than a day (the released one is kept for reuse)."""
+    removed = []
+    cutoff = time.time() - STAGE_KEPT_SECONDS
+    for folder in root.iterdir():
+        if folder.is_dir() and folder != keep and folder.stat().st_mtime < cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def save_verdict(folder: Path, content_hash: str, report: AuditReport,

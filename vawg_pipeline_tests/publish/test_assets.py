@@ -69,7 +69,8 @@ def test_materialize_publishes_every_table_after_the_audit(tmp_path: Path) -> No
                 "release folder"):
         assert Path(str(first[key])).exists(), key
     # The candidate with its true counts stays beside the store, not with the outputs.
-    assert (store.parent / publishing.STAGING_FOLDER / "candidate.duckdb").exists()
+    run_id = result.run_id
+    assert (store.parent / publishing.STAGING_FOLDER / run_id / "candidate.duckdb").exists()
     assert not list((tmp_path / "published").rglob("candidate*"))
 
     again = dg.materialize(ASSETS, resources=res)

@@ -233,7 +233,7 @@ def test_the_check_fails_a_staged_report_that_is_not_the_audits(tmp_path: Path) 
     store_res, published_res = _direct(store, tmp_path)
     list(publishing.published_tables(dg.build_asset_context(), store=store_res,
                                      published=published_res))
-    folder = publishing.staging_folder(store_res)
+    folder = publishing.staging_folder(store_res, "EPHEMERAL")
     staged = staging.load_staged(folder)
     assert staged.audit is not None and staged.audit.passed
     # A consistently staged, but wrong, report: wider ranges than the tables allow.
@@ -260,7 +260,7 @@ def test_the_release_publishes_only_the_report_the_check_approved(tmp_path: Path
                                      published=published_res))
     list(publishing.disclosure_audit(dg.build_asset_check_context(), store=store_res,
                                      published=published_res))
-    folder = publishing.staging_folder(store_res)
+    folder = publishing.staging_folder(store_res, "EPHEMERAL")
     verdict = staging.load_verdict(folder)
     assert verdict is not None and verdict["passed"] and verdict["audit_digest"]
     staged = staging.load_staged(folder)
@@ -329,3 +329,34 @@ def test_each_forces_own_share_of_the_national_tables_is_counted_and_staged(
     assert (tables.counts_fingerprint(RULES, SPECS, candidate.forces, candidate.protected,
                                       moved)
             != candidate.counts_hash)
+
+
+def test_two_runs_at_once_each_release_their_own_audited_candidate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sensor's run stages its candidate while the nightly run sits between its
+    audit and its release: neither audits or releases the other's candidate."""
+    store, _ = make_store(tmp_path)
+    store_res, published_res = _direct(store, tmp_path)
+    current = {"run": "nightly"}
+    monkeypatch.setattr(publishing, "run_id_of", lambda context: current["run"])
+
+    def tables(run: str) -> None:
+        current["run"] = run
+        list(publishing.published_tables(dg.build_asset_context(), store=store_res,
+                                         published=published_res))
+
+    def check_and_release(run: str) -> dict:
+        current["run"] = run
+        checks = list(publishing.disclosure_audit(dg.build_asset_check_context(),
+                                                  store=store_res, published=published_res))
+        assert checks and all(c.passed for c in checks)
+        return publishing.published_release(dg.build_asset_context(), store=store_res,
+                                            published=published_res).metadata
+
+    tables("nightly")
+    tables("sensor")
+    assert check_and_release("nightly")["audit"] == "passed"
+    assert check_and_release("sensor")["audit"] == "passed"
+    stages = sorted(p.name for p in publishing.staging_root(store_res).iterdir())
+    assert stages == ["nightly", "sensor"]  # kept for a day: a run may still need its own
