@@ -19,10 +19,10 @@ The staged candidate also serves the next run: equal counts reuse its protection
 from __future__ import annotations
 
 import json
-import shutil
-import time
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
