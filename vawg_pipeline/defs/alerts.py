@@ -16,7 +16,6 @@ from vawg_pipeline.alerts import (
     daily_findings,
     deliver,
 )
-from vawg_pipeline.defs.national import MAX_RETURN_AGE_DAYS
 from vawg_pipeline.defs.resources import AlertChannel, NationalStore
 
 DAILY_NOTICE_JOB = "daily_notice"
@@ -69,7 +68,7 @@ def send_daily_notice(
         context.log.warning("no national store yet: nothing to summarise")
         return dg.Output(None, metadata={"sent by": "(nothing to summarise)"})
     with store.reader() as con:
-        findings = daily_findings(con, now, MAX_RETURN_AGE_DAYS)
+        findings = daily_findings(con, now, store.max_return_age_days)
     notice = compose_daily_notice(findings, now.strftime("%Y-%m-%d"))
     delivery = deliver(notice, alerts.destinations(), context.log)
     if delivery.failed:

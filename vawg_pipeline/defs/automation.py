@@ -25,7 +25,6 @@ refresh_job = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     description="Ingest every force's newest return, collate the national store, publish "
     "the analysts' snapshot and the suppressed, audited tables.",
-    partitions_def=force_partitions,
 )
 
 

@@ -1,7 +1,6 @@
 """The national store as assets: the collated tables, their checks, the analysts' snapshot."""
 
 
-import os
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -13,9 +12,6 @@ from vawg_pipeline.defs.resources import NationalStore
 from vawg_pipeline.forces import load_forces
 from vawg_pipeline.store import national, queries
 from vawg_pipeline.store.schema import table_columns
-
-# A force whose newest accepted return is older than this is flagged (not failed).
-MAX_RETURN_AGE_DAYS = int(os.environ.get("VAWG_MAX_RETURN_AGE_DAYS", "120"))
 
 
 @dg.asset(
@@ -82,13 +78,14 @@ def store_conforms_to_contract(store: NationalStore) -> dg.AssetCheckResult:
 def returns_are_fresh(store: NationalStore) -> dg.AssetCheckResult:
     """Flags forces with no return, or whose newest accepted return is old."""
     with store.reader() as con:
-        stale = queries.stale_or_missing(
-            queries.coverage(con), datetime.now(UTC).replace(tzinfo=None), MAX_RETURN_AGE_DAYS)
+        stale = queries.stale_or_missing(queries.coverage(con),
+                                         datetime.now(UTC).replace(tzinfo=None),
+                                         store.max_return_age_days)
     return dg.AssetCheckResult(
         passed=stale.empty,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "max age (days)": MAX_RETURN_AGE_DAYS,
+            "max age (days)": store.max_return_age_days,
             "stale or missing forces": len(stale),
             "forces": dg.MetadataValue.md(markdown_table(
                 stale[["force_code", "status", "file_name", "received_at"]], 60)),

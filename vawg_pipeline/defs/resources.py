@@ -8,13 +8,14 @@ without code changes.
 
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import dagster as dg
 import duckdb
-from dagster._utils.backoff import backoff
 from pydantic import Field
 
 from vawg_pipeline.alerts import Destinations
@@ -29,6 +30,7 @@ DEFAULT_WAREHOUSE = "data/warehouse/vawg.duckdb"
 DEFAULT_PUBLISHED = "data/published/vawg_published.duckdb"
 DEFAULT_FEEDBACK = "data/feedback"
 LOCAL_KEY_FILE = ".pseudonym_key"
+DEFAULT_MAX_RETURN_AGE_DAYS = 120
 
 
 def env_or(name: str, default: str) -> str | dg.EnvVar:
@@ -38,6 +40,29 @@ def env_or(name: str, default: str) -> str | dg.EnvVar:
     the run happens; the default keeps a fresh clone working with nothing set.
     """
     return dg.EnvVar(name) if os.environ.get(name) else default
+
+
+# DuckDB lets one process write a file: another run (or an analyst who opened the store
+# itself rather than the snapshot) holding it is waited for, with exponential backoff
+# from 0.1 s, for about two minutes in all, before the step fails (and is retried).
+LOCK_WAITS = 12
+LOCK_FIRST_WAIT_SECONDS = 0.1
+LOCK_MAX_WAIT_SECONDS = 30.0
+
+T = TypeVar("T")
+
+
+def _waiting_for_the_file(open_file: Callable[..., T], *args: object, **kwargs: object) -> T:
+    wait = LOCK_FIRST_WAIT_SECONDS
+    for attempt in range(LOCK_WAITS + 1):
+        try:
+            return open_file(*args, **kwargs)
+        except duckdb.IOException:
+            if attempt == LOCK_WAITS:
+                raise
+            time.sleep(wait)
+            wait = min(wait * 2, LOCK_MAX_WAIT_SECONDS)
+    raise AssertionError("unreachable")
 
 
 class LandingFolder(dg.ConfigurableResource):
@@ -58,6 +83,11 @@ class NationalStore(dg.ConfigurableResource):
         description=f"Secret key of the subject pseudonyms ({KEY_ENV}). Unset on a local "
         "run: a key is created once beside the store, owner-only.",
     )
+    max_return_age_days: int = Field(
+        default=DEFAULT_MAX_RETURN_AGE_DAYS,
+        description="A force whose newest accepted return is older than this many days "
+        "is flagged, not failed (VAWG_MAX_RETURN_AGE_DAYS).",
+    )
 
     def store_path(self) -> Path:
         return Path(self.path)
@@ -70,12 +100,8 @@ class NationalStore(dg.ConfigurableResource):
         """A read-write connection; waits while another process holds the file."""
         make_owner_only_dir(self.store_path().parent)
         try:
-            con = backoff(
-                fn=national.open_store,
-                retry_on=(duckdb.IOException,),
-                kwargs={"path": self.store_path(), "key": self.key() if check_key else None},
-                max_retries=12,  # ~2 minutes of exponential backoff
-            )
+            con = _waiting_for_the_file(national.open_store, self.store_path(),
+                                        self.key() if check_key else None)
         except national.KeyMismatch as mismatch:
             # Not transient: retrying cannot help, so the step fails at once.
             raise dg.Failure(str(mismatch), allow_retries=False) from mismatch
@@ -87,10 +113,7 @@ class NationalStore(dg.ConfigurableResource):
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A read-only connection (the store must exist)."""
-        con = backoff(
-            fn=connect, retry_on=(duckdb.IOException,),
-            kwargs={"path": self.store_path(), "read_only": True}, max_retries=12,
-        )
+        con = _waiting_for_the_file(connect, self.store_path(), read_only=True)
         try:
             yield con
         finally:
@@ -175,6 +198,8 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "store": NationalStore(
             path=env_or("VAWG_WAREHOUSE", DEFAULT_WAREHOUSE),
             pseudonym_key=dg.EnvVar(KEY_ENV) if os.environ.get(KEY_ENV) else None,
+            max_return_age_days=dg.EnvVar.int("VAWG_MAX_RETURN_AGE_DAYS")
+            if os.environ.get("VAWG_MAX_RETURN_AGE_DAYS") else DEFAULT_MAX_RETURN_AGE_DAYS,
         ),
         "published": PublishedOutputs(
             path=env_or("VAWG_PUBLISHED", DEFAULT_PUBLISHED),
