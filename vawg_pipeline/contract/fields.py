@@ -66,6 +66,23 @@ def normalise_heading(text: object) -> str:
     return "".join(_HEADING_WORDS.get(w, w) for w in words.split())
 
 
+# A bracketed hint about how to fill the column in, not what it means: "(Y/N)",
+# "(dd/mm/yyyy)", "(optional)", "(select from list)".
+_FORMAT_HINT = re.compile(
+    r"[(\[]\s*(y\s*/\s*n|yes\s*/\s*no|[dmy]{1,4}([/.\-][dmy]{1,4}){1,2}|optional|required|"
+    r"if (known|applicable)|free text|text|number|date|select[^)\]]*|choose[^)\]]*|"
+    r"drop[- ]?down[^)\]]*|see [^)\]]*|e\.?g\.?[^)\]]*)\s*[)\]]",
+    re.IGNORECASE | re.DOTALL)
+
+
+def heading_without_format_hint(text: object) -> str:
+    """Heading key with only format hints dropped ("Date Recorded (dd/mm/yyyy)" is
+    "daterecorded"; "Status (Officer)" keeps its qualifier)."""
+    if text is None:
+        return ""
+    return normalise_heading(_TRAILING_HINT.sub("", _FORMAT_HINT.sub(" ", str(text))))
+
+
 def heading_without_hint(text: object) -> str:
     """Heading key with hints dropped: bracketed ones anywhere ("Crim Inv (Y/N)" ->
     "criminv") and a format at the end ("Date Recorded dd/mm/yyyy")."""

@@ -73,10 +73,13 @@ def staging_folder(store: NationalStore, run_id: str) -> Path:
 
 
 def run_id_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> str:
+    """The run's stage name: its root run's id, so a re-execution from failure (or the
+    daemon's retry of a run whose worker died) releases what its first attempt staged."""
     try:
-        return context.run.run_id
+        run = context.run
     except Exception:  # noqa: BLE001 - a context invoked directly (a test) has no run
         return "EPHEMERAL"
+    return run.root_run_id or run.run_id
 
 
 def _table_description(spec: TableSpec) -> str:

@@ -33,6 +33,7 @@ import python_calamine
 from vawg_pipeline.contract import Contract, load_contract
 from vawg_pipeline.contract.fields import (
     SPACE_CHARACTERS,
+    heading_without_format_hint,
     heading_without_hint,
     normalise_heading,
 )
@@ -608,17 +609,19 @@ def _one_column_per_field(
 ) -> tuple[dict[int, str], dict[int, str]]:
     """Where two columns mean one field, keep the one with the contract's likelier
     heading ("Date Recorded" over "Date Received"); the others become extra columns.
-    A heading matched as written beats one matched only without its bracketed hint:
-    "Case Status" is the case's status, "Status (Officer)" something else.
+    A heading matched as written, or with only a format hint ("(dd/mm/yyyy)", "(Y/N)"),
+    beats one matched only without a qualifying hint: "Case Status" is the case's
+    status, "Status (Officer)" something else.
 
     Returns the kept mapping and, per set-aside column position, its report text.
     """
     def rank(col: int, field: str) -> tuple[int, int, int]:
         keys = [normalise_heading(h) for h in (field, *contract[field].headings)]
         cell = header[col]
-        for hinted, key in enumerate((normalise_heading(cell), heading_without_hint(cell))):
+        for qualified, key in enumerate((heading_without_format_hint(cell),
+                                         heading_without_hint(cell))):
             if key in keys:
-                return hinted, keys.index(key), col
+                return qualified, keys.index(key), col
         return 2, len(keys), col
 
     by_field: dict[str, list[int]] = {}

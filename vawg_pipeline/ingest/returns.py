@@ -279,10 +279,10 @@ def _unknown_where_absent(
 ) -> dict[str, pd.Series]:
     """Per field, the rows of sheets that lack its column: unknown there, not blank.
 
-    Also clears, in ``frame``, a field's values on the rows of a return that has no
-    such column at all: as when validated alone, that return says nothing about it
-    (the normaliser gave those rows the column's blank spelling, having seen other
-    returns' columns).
+    Also clears, in ``frame``, a field's values on those rows: a sheet without the
+    column says nothing about it, whatever another sheet or return has (the normaliser
+    gave those rows the column's blank spelling, "not known", having seen the column
+    elsewhere). A row stores the same value whether or not a sibling sheet has it.
     """
     sheets = frame["source_sheet"].to_numpy()
     absent: dict[str, pd.Series] = {}
@@ -296,11 +296,10 @@ def _unknown_where_absent(
                 mask = np.zeros(len(frame), dtype=bool)
             start, end = bounds[number], bounds[number + 1]
             mask[start:end] = np.isin(sheets[start:end], lacking)
-            if len(lacking) == len(r.raw.sheets):
-                column = frame[name].copy()
-                column.iloc[start:end] = None
-                frame[name] = column
         if mask is not None:
+            column = frame[name].copy()
+            column[mask] = None
+            frame[name] = column
             absent[name] = pd.Series(mask, index=frame.index)
     return absent
 

@@ -219,6 +219,17 @@ def test_a_heading_as_written_beats_one_matched_without_its_hint(tmp_path: Path)
     assert "Status (Officer) (also means status; 'Case Status' was used)" in raw.extra_columns
 
 
+def test_a_format_hint_does_not_demote_the_contract_s_heading(tmp_path: Path) -> None:
+    """"Date Recorded (dd/mm/yyyy)" beside "Date Received": the recorded date is the
+    field, as without the hint (the reporting period depends on it)."""
+    headings = {**HEADINGS, "date_recorded": "Date Recorded (dd/mm/yyyy)",
+                "received": "Date Received"}
+    rows = [dict(good_row(1), received=dt.datetime(2021, 9, 1))]
+    raw = read_return(write_xlsx(tmp_path / "r.xlsx", rows, headings=headings))
+    assert raw.sheets[0].columns["date_recorded"] == "Date Recorded (dd/mm/yyyy)"
+    assert raw.sheets[0].data["date_recorded"].iloc[0].startswith("2021-10-06")
+
+
 def test_every_set_aside_column_is_reported_even_with_one_heading(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "r.xlsx", [good_row(1)])
     wb = openpyxl.load_workbook(path)
