@@ -268,6 +268,28 @@ def test_optional_column_on_one_sheet_only_is_unknown_on_the_other(tmp_path, key
     assert result.cases["subject_rank"].fillna("unknown").tolist() == ["constable", "unknown"]
 
 
+def test_a_sheet_without_a_column_whose_blank_means_something_stores_unknown(
+    tmp_path, key
+) -> None:
+    """A blank victim relationship means "not known", but a sheet without the column
+    says nothing: its row stores NULL, as it would alone, whatever the other sheet has."""
+    with_relationship = dict(HEADINGS, victim_relationship="Victim Relationship")
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1, victim_relationship="Partner")],
+                      headings=with_relationship, sheet="Conduct",
+                      extra_sheets={})
+    import openpyxl
+    wb = openpyxl.load_workbook(path)
+    sheet = wb.create_sheet("Complaints")
+    sheet.append(list(HEADINGS.values()))
+    sheet.append([good_row(2)[f] or None for f in HEADINGS])
+    wb.save(path)
+    both = ingest_return(set_received(path), "kent", key).cases.set_index("source_sheet")
+    assert both.loc["Conduct", "victim_relationship"] == "partner or ex-partner"
+    assert both["victim_relationship"].isna().tolist() == [False, True]
+    alone = ingest(tmp_path, [good_row(2)], key).cases
+    assert alone["victim_relationship"].isna().all()
+
+
 def test_the_same_key_on_two_sheets_is_a_conflict(tmp_path, key) -> None:
     path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)], sheet="Complaints",
                       extra_sheets={"Conduct": [good_row(2, subject_gender="F"),
