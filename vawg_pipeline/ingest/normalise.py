@@ -89,7 +89,9 @@ def parse_dates(
     parsed = _parse_distinct_dates(distinct.astype(str), epoch) if len(distinct) else \
         pd.Series([], dtype="datetime64[ns]")
     dates = pa.array(parsed, type=pa.timestamp("ns"), from_pandas=True).take(encoded.indices)
-    unreadable = pa.array(distinct.where(parsed.isna(), None), type=pa.string(),
+    # A cell of dashes or dots ("-" for "no date yet") is a blank, not an unreadable date.
+    blank = distinct.map(lambda v: isinstance(v, str) and says_nothing(v)).astype(bool)
+    unreadable = pa.array(distinct.where(parsed.isna() & ~blank, None), type=pa.string(),
                           from_pandas=True).take(encoded.indices)
     return (pd.Series(dates.to_numpy(zero_copy_only=False), index=raw.index,
                       dtype="datetime64[ns]"),
@@ -115,9 +117,20 @@ def map_spellings(raw: pd.Series, spelling: ContractField) -> pd.Series:
     return _text_series(result, raw.index)
 
 
+# Nothing but dashes, dots and spaces (Arrow's RE2 syntax): a blank, wherever it is.
+_SAYS_NOTHING_RE2 = r"^[\s\x{2010}-\x{2015}\x{2212}\x{2026}._-]+$"
+
+
+def blank_dashes(array: pa.Array) -> pa.Array:
+    """Cells of dashes or dots as blanks: "-" is no case reference and no warrant
+    number (as a pseudonym, every "-" would be one subject across cases)."""
+    nothing = pc.fill_null(pc.match_substring_regex(array, _SAYS_NOTHING_RE2), False)
+    return pc.if_else(nothing, pa.scalar(None, pa.string()), array)
+
+
 def normalise_reference(raw: pd.Series) -> pd.Series:
     """Trimmed, upper case, inner spaces removed, a number without a trailing ``.0``."""
-    text = pc.utf8_upper(_arrow(raw))
+    text = pc.utf8_upper(blank_dashes(_arrow(raw)))
     # Any space, including the non-breaking and thin spaces a copy from a web page or
     # HR system brings, and zero-width characters: "MP\u00a0100009" is "MP100009".
     text = pc.replace_substring_regex(text, SPACE_CLASS + "+", "")
@@ -167,7 +180,7 @@ def normalise_rows(
         elif f.name == "subject_reference":
             out[f.name] = normalise_reference(raw)
         elif not f.personal:
-            out[f.name] = _text_series(_arrow(raw), raw.index)
+            out[f.name] = _text_series(blank_dashes(_arrow(raw)), raw.index)
     frame = pd.DataFrame(out, index=data.index)
     if RETURN_ID in data:
         frame[RETURN_ID] = data[RETURN_ID].to_numpy(dtype="int64")

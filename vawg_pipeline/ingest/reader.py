@@ -36,6 +36,7 @@ from vawg_pipeline.contract.fields import (
     heading_without_format_hint,
     heading_without_hint,
     normalise_heading,
+    says_nothing,
 )
 
 SPREADSHEET_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -77,6 +78,8 @@ RECORD_FIELDS = ("case_reference", "subject_reference", "date_recorded")
 MERGED_DOWN_SIGNS = ("case_reference", "case_type", "date_recorded")
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# A cell of nothing but dashes and dots (cells are already trimmed), for Arrow's RE2.
+_DASHES_RE2 = r"^[\s\x{2010}-\x{2015}\x{2212}\x{2026}._-]+$"
 
 
 @dataclass
@@ -484,17 +487,16 @@ def _read_csv(path: Path, contract: Contract) -> list[tuple[str, Grid]]:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
         raise ReturnRefused(name, f"CSV cannot be parsed: {exc}") from exc
-    swallowed = records[-1][-1].rstrip("\r\n").count("\n") if records and records[-1] \
-        else 0
-    if swallowed and _quote_left_open(text, delimiter):
-        # Everything after the quote became one cell of the last record: those rows
-        # would vanish, so the file is refused, naming where the quote opens.
-        last = records[-1]
+    swallowing = _swallowing_cell(records, text, delimiter)
+    if swallowing is not None:
+        # A quote opened and not closed where it should be: the records after it became
+        # part of one cell, and would vanish. The file is refused, naming the cell.
+        row, column, lines = swallowing
         raise ReturnRefused(
-            name, f"row {len(records)}, column {_column_letter(len(last) - 1)}: a cell "
-            f"opens a quote (\") that is never closed, so the {swallowed} line(s) after it "
-            "would be read as part of that one cell; close or remove the quote and send "
-            "the file again")
+            name, f"row {row}, column {_column_letter(column)}: a cell opens a quote (\") "
+            f"that is not closed where the cell ends, so {lines} line(s) holding whole "
+            "records after it would be read as part of that one cell; close or remove the "
+            "quote and send the file again")
     width = max((len(r) for r in records), default=0)
     if width == 0:
         raise ReturnRefused(name, "the CSV holds no data")
@@ -506,15 +508,27 @@ def _read_csv(path: Path, contract: Contract) -> list[tuple[str, Grid]]:
     return [(path.stem, Grid(columns, record_widths=widths))]
 
 
-def _quote_left_open(text: str, delimiter: str) -> bool:
-    """Whether the CSV ends inside a quoted cell (a quote opened and never closed)."""
-    try:
-        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
-                            strict=True):
-            pass
-    except csv.Error as exc:
-        return "end of data" in str(exc)
-    return False
+def _swallowing_cell(records: list[list[str]], text: str,
+                     delimiter: str) -> tuple[int, int, int] | None:
+    """(row, column, lines) of a cell that swallowed later records, if any.
+
+    A quoted cell may hold line breaks (a note over several lines). One whose later
+    lines hold as many delimiters as half a record is records swallowed by a quote
+    left open, whether the file ends inside it or a later quote closes it.
+    """
+    if len(records) >= text.count("\n"):  # no record spans lines: nothing to look at
+        return None
+    widths = [len(r) for r in records]
+    typical = max(set(widths), key=widths.count)
+    threshold = max(2, (typical - 1) // 2)
+    for row, record in enumerate(records, start=1):
+        for column, cell in enumerate(record):
+            if "\n" in cell or "\r" in cell:
+                lines = sum(1 for line in cell.splitlines()[1:]
+                            if line.count(delimiter) >= threshold)
+                if lines:
+                    return row, column, lines
+    return None
 
 
 # --- header and data rows --------------------------------------------------------------
@@ -656,6 +670,7 @@ def _data_sheet(
         for col in mapping:
             filled |= body[col].is_valid().to_numpy(zero_copy_only=False)
         filled &= ~_repeated_header(body, header, mapping)
+        filled &= ~_only_dashes(body, mapping, filled)
         if grid.merged_ranges is not None and _blank_case_cells(body, mapping, filled):
             body = _fill_merged_down(body, grid.merged_ranges(), start, mapping, filled)
         totals = _totals_rows(body, mapping, filled)
@@ -693,6 +708,28 @@ def _data_sheet(
         extra_columns=extra,
         data=data,
     )
+
+
+def _only_dashes(body: dict[int, pa.Array], mapping: dict[int, str],
+                 filled: np.ndarray) -> np.ndarray:
+    """Rows whose every cell under the contract's headings is blank or dashes and dots
+    (a template's "-" filled down): as empty as a blank row. Only rows without a case
+    reference of substance are looked at cell by cell."""
+    reference = next(c for c, f in mapping.items() if f == "case_reference")
+    values = body[reference]
+    loose = pc.or_(values.is_null(), pc.fill_null(
+        pc.match_substring_regex(values, _DASHES_RE2), False)).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(filled & loose)
+    empty = np.zeros(len(filled), dtype=bool)
+    if not len(rows):
+        return empty
+    take = pa.array(rows, type=pa.int64())
+    nothing = np.ones(len(rows), dtype=bool)
+    for col in mapping:
+        cells = body[col].take(take).to_pylist()
+        nothing &= np.array([c is None or says_nothing(c) for c in cells], dtype=bool)
+    empty[rows[nothing]] = True
+    return empty
 
 
 def _repeated_header(body: dict[int, pa.Array], header: dict[int, object],

@@ -27,7 +27,7 @@ import pyarrow as pa
 
 from vawg_pipeline.contract import Contract, load_contract
 from vawg_pipeline.contract.fields import contract_fingerprint
-from vawg_pipeline.contract.schema import RETURN_ID
+from vawg_pipeline.contract.schema import RETURN_ID, UNREADABLE_SUFFIX
 from vawg_pipeline.ingest.normalise import EXCEL_EPOCH, MAC_EPOCH, normalise_rows
 from vawg_pipeline.ingest.reader import (
     MISALIGNED_COLUMN,
@@ -315,16 +315,32 @@ def _problems(frame: pd.DataFrame, raw_rows: pd.DataFrame, contract: Contract,
               absent: dict[str, pd.Series]) -> pd.DataFrame:
     """Every row's problems; a CSV record out of line with its headings has one only.
 
-    Its values sit under the wrong headings (a name where the status should be): they
-    are neither validated, nor compared with other rows, nor quoted in a reason.
+    Its values may sit under the wrong headings (a name where the status should be):
+    none is validated or quoted in a reason. Its key still counts (the references come
+    first in a row, before any note or name that holds the stray delimiter): another
+    row with the same case and subject references is a conflict, as the contract says
+    of two different rows with one key. Its case-level values do not count: a case is
+    not called in conflict on values that may have moved.
     """
     if MISALIGNED_COLUMN not in raw_rows:
         return find_problems(frame, contract, absent=absent)
     misaligned = raw_rows[MISALIGNED_COLUMN].fillna(False).to_numpy(dtype=bool)
+    keyed = frame.copy()
+    for name in CASE_LEVEL_FIELDS:
+        for column in (name, name + UNREADABLE_SUFFIX):
+            if column in keyed:
+                values = keyed[column].copy()
+                values[misaligned] = None
+                keyed[column] = values
+    problems = find_problems(keyed, contract, absent=absent)
+    problems = problems[~problems["index"].isin(frame.index[misaligned])]
     out_of_line = pd.DataFrame({"index": frame.index[misaligned], "field": "case_reference",
                                 "reason": MISALIGNED_REASON, "value": None})
-    return pd.concat([find_problems(frame[~misaligned], contract, absent=absent),
-                      out_of_line], ignore_index=True)
+    return pd.concat([problems, out_of_line], ignore_index=True)
+
+
+# The fields every row of a case must agree on (the contract's row rules).
+CASE_LEVEL_FIELDS = ("case_type", "date_recorded")
 
 
 def _pseudonyms(

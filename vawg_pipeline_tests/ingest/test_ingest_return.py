@@ -499,7 +499,35 @@ def test_a_quote_never_closed_refuses_the_csv_naming_where_it_opens(tmp_path, ke
         ingest_return(set_received(path), "kent", key)
     message = str(refused.value)
     assert message.startswith("return.csv: row 3, column E: a cell opens a quote")
-    assert "4 line(s) after it" in message
+    assert "4 line(s) holding whole records" in message
+
+
+@pytest.mark.parametrize("closed_later", [True, False])
+def test_a_quote_closed_only_by_a_later_note_refuses_the_csv(tmp_path, key,
+                                                             closed_later) -> None:
+    """A stray quote in row 3's name is closed by the quoted note of row 6 (or a
+    stray "quoted" word comes first): the rows between would vanish into one cell."""
+    rows = [good_row(i) for i in range(1, 8)]
+    rows[4]["notes"] = 'Said "no comment", then left'  # quoted by the CSV writer
+    path = write_csv(tmp_path / "return.csv", rows)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    cells = lines[2].split(",")
+    cells[HEADING_ORDER.index("subject_name")] = '"PC Smith'
+    lines[2] = ",".join(cells)
+    if not closed_later:
+        first = lines[1].split(",")
+        first[HEADING_ORDER.index("subject_name")] = '"PC" Jones'
+        lines[1] = ",".join(first)
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    with pytest.raises(ReturnRefused, match="row 3, column E: a cell opens a quote"):
+        ingest_return(set_received(path), "kent", key)
+
+
+def test_a_note_over_several_lines_is_one_cell(tmp_path, key) -> None:
+    note = "Spoke to the complainant.\nFollow-up booked, 12 Oct, with PSD.\nClosed."
+    path = write_csv(tmp_path / "r.csv", [good_row(1, notes=note), good_row(2)])
+    result = ingest_return(path, "kent", key)
+    assert (result.rows_read, result.rows_stored) == (2, 2)
 
 
 def test_staff_grades_as_hr_systems_write_them_are_not_applicable(tmp_path, key) -> None:
@@ -510,3 +538,42 @@ def test_staff_grades_as_hr_systems_write_them_are_not_applicable(tmp_path, key)
     result = ingest(tmp_path, rows, key, headings={**HEADINGS, "subject_rank": "Rank"})
     assert result.cases["subject_rank"].tolist() == ["not applicable"] * len(grades)
     assert result.quarantine["value"].tolist() == ["Bandit"]
+
+
+def test_dashes_are_blanks_in_every_field(tmp_path, key) -> None:
+    """"-" is how many forces write "nothing": an ongoing case's outcome and date closed
+    as "-" is stored; "-" as a reference is a blank reference (quarantined, and never
+    one pseudonym for every such officer); a row of nothing but dashes is no row."""
+    rows = [
+        good_row(1, status="Open", outcome="-", date_finalised="-"),
+        good_row(2, subject_reference="-"),
+        good_row(3, case_reference="—", subject_reference="..."),
+        good_row(4, date_recorded="-"),
+        {"outcome": "-", "date_finalised": "-", "restriction": "–"},  # template filled down
+    ]
+    result = ingest(tmp_path, rows, key)
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (4, 1, 3)
+    assert result.cases["source_row"].tolist() == [2]
+    reasons_by_row = reasons(result)
+    assert reasons_by_row[3] == [("subject_reference",
+                                  "subject_reference is blank, but a value is required")]
+    assert {f for f, _ in reasons_by_row[4]} == {"case_reference", "subject_reference"}
+    assert reasons_by_row[5] == [("date_recorded",
+                                  "date_recorded is blank, but a value is required")]
+
+
+def test_a_row_out_of_line_still_conflicts_with_a_row_of_its_key(tmp_path, key) -> None:
+    """Row 3 repeats row 2's case and subject references with an unquoted comma in the
+    name: it is out of line, and row 2 is a conflict (two different rows, one key)."""
+    path = write_csv(tmp_path / "return.csv", [good_row(1), good_row(2)])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    clash = good_row(1, subject_name="Smith, John", vawg_category="Stalking")
+    lines.append(",".join(clash[f].strftime("%d/%m/%Y") if isinstance(clash[f], dt.datetime)
+                          else str(clash[f] or "") for f in HEADINGS))
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    result = ingest_return(set_received(path), "kent", key)
+    assert (result.rows_read, result.rows_stored, result.rows_quarantined) == (3, 1, 2)
+    by_row = reasons(result)
+    assert by_row[2][0][1].startswith("conflict:")
+    assert "more cells than the header" in by_row[4][0][1]
+    assert "Smith" not in result.quarantine.to_string()
