@@ -64,11 +64,11 @@ TOTALS_ROW_FILLER = (r"^([-\x{2010}-\x{2015}.\x{2026}]+"
 # When no sheet is a data sheet, the refusal names the missing headings of the sheet
 # nearest to one if it holds at least this many required headings.
 PARTIAL_HEADER_MIN = 3
-# A sheet whose header row holds at least this share of the required headings, one of
-# them a record's own (a reference or the date recorded), with cells below it, is a
-# data sheet missing a column (the file is refused, naming it). Fewer, or categories
-# only, and it is a lookup, dropdown-list, chart-data or summary sheet naming the same
-# categories (ignored, and reported as such).
+# A sheet whose header row holds at least this share of the required headings, with
+# cells below it, is a data sheet missing a column (the file is refused, naming it),
+# unless it lists options (no reference or date heading, each value once down its
+# column: a dropdown-list or lookup sheet). Fewer, and it is a chart-data or summary
+# sheet naming a few of the same categories. Either is ignored, and reported as such.
 INCOMPLETE_SHEET_SHARE = 2 / 3
 RECORD_FIELDS = ("case_reference", "subject_reference", "date_recorded")
 # Case-level cells a force may merge down over its case's subject rows ("a case against
@@ -193,8 +193,8 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
             # must not vanish because the sheet lacks a column (or a heading is
             # misspelt), whichever column that is.
             if (matched >= INCOMPLETE_SHEET_SHARE * len(contract.required)
-                    and any(f in RECORD_FIELDS for f in mapping.values())
-                    and _has_cells_below(grid, header_index)):
+                    and _has_cells_below(grid, header_index)
+                    and not _a_list_of_options(grid, header_index, mapping)):
                 incomplete.append((sheet_name, header_index + 1, missing, unknown))
             continue
         sheets.append(_data_sheet(sheet_name, grid, header_index, mapping, contract))
@@ -317,6 +317,8 @@ def _merged_ranges(
     try:
         if ods:
             return _ods_merged_ranges(source, sheet_name)
+        if _is_zip(source):
+            return _xlsx_merged_ranges(source, sheet_name)
         book = (python_calamine.CalamineWorkbook.from_path(source) if isinstance(source, str)
                 else python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(source)))
         try:
@@ -326,6 +328,72 @@ def _merged_ranges(
     except Exception:  # the sheet was read once already: no merges is the safe answer
         return []
     return [tuple(map(tuple, r)) for r in ranges or []]
+
+
+def _is_zip(source: str | bytes) -> bool:
+    if isinstance(source, bytes):
+        return source[:4] == b"PK\x03\x04"
+    with Path(source).open("rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
+
+
+_MERGE_CELL = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*\bref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
+_MERGE_SCAN_BYTES = 4 << 20
+
+
+def _xlsx_merged_ranges(
+    source: str | bytes, sheet_name: str
+) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """An .xlsx sheet's merged ranges, from its ``<mergeCell ref="A5:A6"/>`` elements.
+
+    They follow the sheet's data, so the sheet's XML is inflated once, in blocks, and
+    nothing else done with it: a quarter of what a second full read of a large sheet
+    costs.
+    """
+    archive = zipfile.ZipFile(source if isinstance(source, str) else io.BytesIO(source))
+    with archive:
+        part = _sheet_part(archive, sheet_name)
+        if part is None:
+            return []
+        ranges = []
+        tail = b""
+        with archive.open(part) as stream:
+            while block := stream.read(_MERGE_SCAN_BYTES):
+                # The last 256 bytes are searched again with the next block, so a match
+                # cut by this block's end is found whole there (and counted once).
+                text = tail + block
+                tail, edge = text[-256:], max(len(text) - 256, 0)
+                if b"mergeCell" in text:  # a plain search first: the regex is slower
+                    ranges += [m.groups() for m in _MERGE_CELL.finditer(text)
+                               if m.start() < edge]
+            ranges += _MERGE_CELL.findall(tail)
+    return [((int(r1) - 1, _column_index(c1)), (int(r2) - 1, _column_index(c2)))
+            for c1, r1, c2, r2 in ranges]
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
+    """The zip member holding the named sheet (workbook.xml and its relationships)."""
+    workbook = ET.fromstring(archive.read("xl/workbook.xml"))
+    relation = None
+    for element in workbook.iter():
+        if element.tag.endswith("}sheet") and element.get("name") == sheet_name:
+            relation = next((v for k, v in element.attrib.items() if k.endswith("}id")),
+                            None)
+    if relation is None:
+        return None
+    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    for element in rels.iter():
+        if element.get("Id") == relation:
+            target = element.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return None
+
+
+def _column_index(letters: bytes) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + letter - 64
+    return index - 1
 
 
 _ODS_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
@@ -566,6 +634,19 @@ def _find_header(
     return best
 
 
+def _a_list_of_options(grid: Grid, header_index: int, mapping: dict[int, str]) -> bool:
+    """Whether a sheet naming the return's headings is a dropdown-list or lookup sheet:
+    no reference or date heading, and each column lists every option once. Rows of
+    cases repeat their categories ("Officer", "Closed") down each column."""
+    if any(f in RECORD_FIELDS for f in mapping.values()):
+        return False
+    for col in mapping:
+        values = _blank_to_null(grid.columns[col].slice(header_index + 1)).drop_null()
+        if len(values) != len(pc.unique(values)):
+            return False
+    return True
+
+
 def _has_cells_below(grid: Grid, header_index: int) -> bool:
     """Whether any cell below the header row holds something other than spaces."""
     start = header_index + 1
@@ -768,7 +849,7 @@ def _fill_merged_down(
     body: dict[int, pa.Array], ranges: list[tuple[tuple[int, int], tuple[int, int]]],
     start: int, mapping: dict[int, str], filled: np.ndarray,
 ) -> dict[int, pa.Array]:
-    """A value merged down over several data rows, in each of those rows.
+    """A case-level value merged down over several data rows, in each of those rows.
 
     A spreadsheet keeps a merged range's value in its first cell only; the rows below it
     show the value but read as blank. Filled down its own column only (a range merged
@@ -777,18 +858,22 @@ def _fill_merged_down(
     """
     fills: dict[int, list[tuple[int, int]]] = {}
     for (first_row, first_col), (last_row, _) in ranges:
-        if first_col in mapping and first_row >= start and last_row > first_row:
+        # Only the case-level columns, whose blanks are the sign merges are looked up
+        # by: a merge elsewhere would be filled or not depending on an unrelated cell.
+        if (mapping.get(first_col) in MERGED_DOWN_SIGNS and first_row >= start
+                and last_row > first_row):
             fills.setdefault(first_col, []).append((first_row - start, last_row - start))
     for col, spans in fills.items():
         values = body[col]
         height = len(values)
+        valid = values.is_valid().to_numpy(zero_copy_only=False)
+        fillable = filled & ~valid
         source = np.arange(height)
         for top, bottom in spans:
-            if top >= height or not values[top].is_valid:
+            if top >= height or not valid[top]:
                 continue
             rows = np.arange(top + 1, min(bottom, height - 1) + 1)
-            rows = rows[filled[rows] & values.is_null().to_numpy(zero_copy_only=False)[rows]]
-            source[rows] = top
+            source[rows[fillable[rows]]] = top
         if (source != np.arange(height)).any():
             body[col] = values.take(pa.array(source))
     return body

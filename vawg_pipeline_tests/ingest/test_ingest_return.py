@@ -577,3 +577,24 @@ def test_a_row_out_of_line_still_conflicts_with_a_row_of_its_key(tmp_path, key) 
     assert by_row[2][0][1].startswith("conflict:")
     assert "more cells than the header" in by_row[4][0][1]
     assert "Smith" not in result.quarantine.to_string()
+
+
+def test_a_merge_outside_the_case_columns_is_read_as_its_first_cell_only(tmp_path,
+                                                                        key) -> None:
+    """Merges are filled down the case reference, case type and date recorded only:
+    whether a gender merged over two rows is filled must not depend on another row."""
+    for blank_elsewhere in (False, True):
+        book = openpyxl.Workbook()
+        sheet = book.active
+        fields = list(HEADINGS)
+        sheet.append([HEADINGS[f] for f in fields])
+        rows = [good_row(1, subject_gender="F"), good_row(2, subject_gender=None),
+                good_row(3, case_type=None if blank_elsewhere else "Conduct matter")]
+        for row in rows:
+            sheet.append([row[f] or None for f in fields])
+        column = fields.index("subject_gender") + 1
+        sheet.merge_cells(start_row=2, start_column=column, end_row=3, end_column=column)
+        path = tmp_path / f"r{blank_elsewhere}.xlsx"
+        book.save(path)
+        cases = ingest_return(set_received(path), "kent", key).cases.set_index("source_row")
+        assert cases.loc[3, "subject_gender"] == "not recorded", blank_elsewhere

@@ -495,6 +495,26 @@ def test_the_header_repeated_on_every_page_is_not_data(tmp_path: Path) -> None:
     assert raw.sheets[0].data["_row"].tolist() == [2, 3, 5, 7]
 
 
+def test_a_second_data_sheet_of_categories_under_unknown_reference_headings_refuses(
+    tmp_path: Path,
+) -> None:
+    """A Conduct sheet naming seven required headings, its references and dates under
+    headings the contract does not know ("Reference", "Payroll Number"): its 30 rows of
+    cases repeat their categories, so it is no list of options, and must not vanish."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(i) for i in range(5)],
+                      sheet="Complaints")
+    wb = openpyxl.load_workbook(path)
+    conduct = wb.create_sheet("Conduct")
+    renamed = {"case_reference": "Reference", "date_recorded": "Date",
+               "subject_reference": "Payroll Number"}
+    conduct.append([renamed.get(f, HEADINGS[f]) for f in HEADINGS])
+    for i in range(10, 40):
+        conduct.append([good_row(i)[f] or None for f in HEADINGS])
+    wb.save(path)
+    problem = _refusal(path)
+    assert "sheet 'Conduct', header row 1" in problem and "case_reference" in problem
+
+
 def test_unlisted_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "return.pdf"
     path.write_bytes(b"%PDF")
@@ -545,3 +565,26 @@ def test_a_missing_column_refusal_names_the_headings_it_did_not_recognise(
                                   headings={**HEADINGS, "case_reference": "PSD Matter Ref"}))
     assert "required column(s) missing: case_reference" in problem
     assert "headings not recognised: 'PSD Matter Ref'" in problem
+
+
+@pytest.mark.parametrize("block", [64, 333, 4 << 20])
+def test_every_merged_range_is_found_whatever_the_scan_s_block_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
+) -> None:
+    """The .xlsx merge list is read from the sheet's XML in blocks: a range whose
+    element a block boundary cuts is found once, whole."""
+    from vawg_pipeline.ingest import reader
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Return"
+    for r in range(1, 600):
+        ws.append([f"PSD-{r}", "x" * 40])
+    expected = set()
+    for r in range(2, 590, 3):
+        ws.merge_cells(start_row=r, start_column=1, end_row=r + 1, end_column=1)
+        expected.add(((r - 1, 0), (r, 0)))
+    wb.save(tmp_path / "merged.xlsx")
+    monkeypatch.setattr(reader, "_MERGE_SCAN_BYTES", block)
+    found = reader._merged_ranges(str(tmp_path / "merged.xlsx"), "Return")
+    assert len(found) == len(expected) and set(found) == expected
