@@ -5,7 +5,10 @@ the nightly schedule and the landing-folder sensor. Loaded by ``dagster dev``
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
+from pathlib import Path
 
 import dagster as dg
 
@@ -31,6 +34,12 @@ defs = dg.Definitions(
     # itself, and a process per step would add seconds for nothing.
     executor=dg.in_process_executor,
 )
+
+# The instance's event log holds file names, refusals and log lines: owner-only, even
+# where the folder came from a clone (0755) and `dagster dev` made its databases.
+if os.environ.get("DAGSTER_HOME"):
+    with contextlib.suppress(OSError):  # not ours to change: leave it
+        Path(os.environ["DAGSTER_HOME"]).chmod(0o700)
 
 # Everything loaded so far (Dagster, pandas, the definitions) lives as long as the
 # process. Frozen, the garbage collector never walks it again: not in the collections a

@@ -108,3 +108,16 @@ def test_the_repository_ships_the_instance_settings_the_cli_writes() -> None:
     shipped = Path(__file__).resolve().parents[1] / "data" / "dagster_home" / "dagster.yaml"
     assert shipped.read_text(encoding="utf-8") == INSTANCE_SETTINGS
     assert "default_limit: 1" in INSTANCE_SETTINGS
+
+
+def test_the_dagster_home_is_made_owner_only(tmp_path: Path, monkeypatch) -> None:
+    """A clone's data/dagster_home/ is 0755 (git sets no modes on folders): the event
+    log it will hold is for the pipeline's owner only."""
+    from vawg_pipeline.cli import _instance
+
+    home = tmp_path / "dagster_home"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    _instance()
+    assert home.stat().st_mode & 0o777 == 0o700
