@@ -101,8 +101,10 @@ def force_returns(
         results = refresh_forces(con, landing.root(), codes, store.key(), on_result=report)
         # Unchanged files: show what was recorded when they were ingested.
         recorded = national.submissions_frame(con).set_index(["force_code", "sha256"])
+        unchanged = [r.force_code for r in results if r.outcome == "unchanged"]
         quarantine = con.execute(
-            "SELECT force_code, field, reason, value FROM quarantine").df()
+            "SELECT force_code, field, reason, value FROM quarantine "
+            "WHERE list_contains($forces, force_code)", {"forces": unchanged}).df()
     accepted = [f"{r.force_code} ({r.rows_read} read, {r.rows_stored} stored, "
                 f"{r.rows_quarantined} quarantined)" for r in results if r.outcome == "accepted"]
     if accepted:

@@ -473,25 +473,26 @@ def _is_text(path: Path) -> bool:
     .xls (as some systems' "Export to Excel" writes it) is read as the text it is; an
     HTML page so named is refused, saying so."""
     with path.open("rb") as handle:
-        head = handle.read(4096)
+        head = handle.read(1 << 16)
     if head.startswith(_UTF16_BOMS):
         return True
     if b"\x00" in head or head[:8] == _OLE_MAGIC or head[:2] == b"PK":
         return False
+    # Judged on whole lines (a character cut at the end of the bytes read says nothing),
+    # as UTF-8 or else Windows-1252 (whose five undefined bytes are passed over here).
+    head = head[:head.rfind(b"\n") + 1] or head
     try:
         text = head.decode("utf-8")
     except UnicodeDecodeError:
-        try:
-            text = head.decode("cp1252")
-        except UnicodeDecodeError:
-            return False
+        text = head.decode("cp1252", errors="replace")
     text = text.lstrip("\ufeff \t\r\n")
     if text.startswith("<"):
         raise ReturnRefused(
             path.name, f"this is a web page (HTML or XML) named {path.suffix.lower()}, not "
             "a workbook: open it in a spreadsheet program and save it as .xlsx")
-    # Delimited text: its first line holds a delimiter.
-    return any(d in text.split("\n", 1)[0] for d in CSV_DELIMITERS)
+    # Delimited text: one of its first lines (a title may come first) holds a delimiter.
+    return any(d in line for line in text.splitlines()[:HEADER_SEARCH_ROWS]
+               for d in CSV_DELIMITERS)
 
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")

@@ -307,6 +307,15 @@ def test_a_workbook_saved_as_csv_is_read_as_the_workbook_it_is(tmp_path: Path,
     assert raw.rows_read == len(rows) and [s.sheet for s in raw.sheets] == ["Return"]
 
 
+def test_a_tab_separated_export_named_xls_with_a_title_line_is_read(tmp_path: Path,
+                                                                    rows) -> None:
+    text = write_csv(tmp_path / "plain.csv", rows, delimiter="\t",
+                     encoding="cp1252").read_bytes()
+    named = tmp_path / "export.xls"
+    named.write_bytes("Kent Police – VAWG return\r\n".encode("cp1252") + text)
+    assert read_return(named).rows_read == len(rows)
+
+
 def test_excel_unicode_text_utf16_tab_separated_is_read(tmp_path: Path, rows) -> None:
     text = write_csv(tmp_path / "plain.csv", rows, delimiter="\t").read_text("utf-8")
     for name in ("unicode.csv", "unicode.xls"):
