@@ -18,6 +18,7 @@ from vawg_pipeline.ingest.landing import scan_landing
 from vawg_pipeline.ingest.returns import file_sha256
 
 REFRESH_JOB = "refresh"
+REQUESTS_KEY = "#requests"  # in the sensor's cursor, beside the force codes
 NIGHTLY_CRON = "0 2 * * *"  # 02:00 UK time, finished long before anyone starts work
 
 refresh_job = dg.define_asset_job(
@@ -59,8 +60,10 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     "and everything downstream, once per file version.",
 )
 def new_return_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder):
-    """Cursor: force code -> SHA-256 of the newest file already requested."""
+    """Cursor: force code -> SHA-256 of the newest file already requested, and the
+    number of runs requested so far."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    requested = int(seen.pop(REQUESTS_KEY, 0))
     scan = scan_landing(Path(landing.path), force_codes())
     for folder in scan.unknown_folders:
         context.log.warning(f"landing folder {folder!r} is not a force code: not ingested")
@@ -77,14 +80,20 @@ def new_return_sensor(context: dg.SensorEvaluationContext, landing: LandingFolde
         if seen.get(code) != sha:
             seen[code] = sha
             changed[code] = folder.current
-    cursor = json.dumps(seen, sort_keys=True)
     if not changed:
-        return dg.SensorResult(run_requests=[], cursor=cursor)
-    # A run key names the file version and when it arrived: a force that sends an
-    # earlier version again (v3, then v2, then v3 once more) gets a run each time, where
-    # the content alone would repeat an old key and Dagster would skip the run.
+        return dg.SensorResult(run_requests=[],
+                               cursor=json.dumps({**seen, REQUESTS_KEY: requested},
+                                                 sort_keys=True))
+    # A run key names the file version and the request's number: a force that sends an
+    # earlier version again (v3, then v2, then the same v3 once more, even copied with
+    # its old modification time) gets a run each time, where the content alone would
+    # repeat an old key and Dagster would skip the run. A tick evaluated again before
+    # its cursor was saved makes the same keys, and no second run.
+    requested += 1
+    cursor = json.dumps({**seen, REQUESTS_KEY: requested}, sort_keys=True)
+
     def version(code: str) -> str:
-        return f"{seen[code][:16]}@{changed[code].stat().st_mtime_ns}"
+        return f"{seen[code][:16]}#{requested}"
 
     if len(changed) == 1:
         code, path = next(iter(changed.items()))

@@ -76,7 +76,8 @@ def test_sensor_requests_a_force_once_per_file_version(tmp_path: Path) -> None:
     assert request.tags["vawg/file"] == "Return v1.xlsx"
     assert RANGE_START not in request.tags
     cursor = result.cursor
-    assert set(json.loads(cursor)) == {"kent"}
+    assert json.loads(cursor)["#requests"] == 1
+    assert set(json.loads(cursor)) == {"kent", "#requests"}
 
     # Same file, next tick (new context, the stored cursor): nothing to do.
     again = _evaluate(tmp_path, cursor)
@@ -111,9 +112,11 @@ def test_an_earlier_version_sent_again_gets_a_run_of_its_own(tmp_path: Path) -> 
         if step == "v2":
             land(tmp_path, "kent", "v2.xlsx", [good_row(i) for i in range(2)],
                  when=dt.datetime(2022, 6, 2))
-        elif step == "v3 again":  # the very same bytes, sent again: the newest file
+        elif step == "v3 again":  # the very same bytes and time (cp -p), the newest file
             v3.write_bytes(v3_bytes)
-            set_received(v3, dt.datetime(2022, 6, 3))
+            set_received(v3, dt.datetime(2022, 6, 1))
+            set_received(tmp_path / "incoming" / "kent" / "v2.xlsx",
+                         dt.datetime(2022, 5, 31))
         result = _evaluate(tmp_path, cursor)
         assert [r.partition_key for r in result.run_requests] == ["kent"], step
         keys.append(result.run_requests[0].run_key)
@@ -143,7 +146,7 @@ def test_sensor_logs_unknown_folders_and_requests_nothing(
     (tmp_path / "incoming" / "stray.xlsx").write_bytes(b"no force folder")
     result = _evaluate(tmp_path, None)
     assert result.run_requests == []
-    assert json.loads(result.cursor) == {}
+    assert json.loads(result.cursor) == {"#requests": 0}
     text = "".join(capfd.readouterr())  # the sensor's log goes to the daemon's console
     assert "'not-a-force' is not a force code" in text
     assert "ignored ~$return.xlsx" in text and "lock file" in text
