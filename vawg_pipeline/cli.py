@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -39,7 +40,8 @@ def _instance():
         home = str(Path(DEFAULT_DAGSTER_HOME).resolve())
         os.environ["DAGSTER_HOME"] = home
     Path(home).mkdir(parents=True, exist_ok=True, mode=0o700)
-    Path(home).chmod(0o700)  # a folder from a clone is 0755: the event log is not for all
+    with contextlib.suppress(OSError):  # a shared home owned by someone else: theirs
+        Path(home).chmod(0o700)  # a folder from a clone is 0755: the event log is not for all
     if not (Path(home) / "dagster.yaml").exists():
         (Path(home) / "dagster.yaml").write_text(INSTANCE_SETTINGS, encoding="utf-8")
     return dg.DagsterInstance.get()

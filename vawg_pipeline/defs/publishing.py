@@ -281,8 +281,12 @@ def published_release(
     # The audit the check approved, as staged: no third audit.
     outcome = staging.require_staged_audit(staged, verdict)
     result = publish(publication(candidate, outcome), published.published_path(),
-                     contact=published.contact)
+                     contact=published.contact, decided_at=staged.staged_at)
     staging.prune(staging_root(store), keep=folder)
+    if result.overtaken:
+        context.log.warning(
+            f"release {result.release_id} was decided after this run counted its tables "
+            "(a run at the same time): this run's older numbers are not released")
     paths = result.paths
     live_chart = paths.chart
     context.log.info(
@@ -291,6 +295,7 @@ def published_release(
     return dg.MaterializeResult(metadata={
         "release id": result.release_id,
         "new release": result.new_release,
+        "overtaken by a newer run's release": result.overtaken,
         "files replaced": ", ".join(result.replaced) or "(none)",
         "published DuckDB": dg.MetadataValue.path(str(paths.duckdb.resolve())),
         "workbook": dg.MetadataValue.path(str(paths.workbook.resolve())),

@@ -36,7 +36,6 @@ from vawg_pipeline.contract.fields import (
     heading_without_format_hint,
     heading_without_hint,
     normalise_heading,
-    says_nothing,
 )
 
 SPREADSHEET_FORMATS = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -337,7 +336,8 @@ def _is_zip(source: str | bytes) -> bool:
         return handle.read(4) == b"PK\x03\x04"
 
 
-_MERGE_CELL = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*\bref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
+_MERGE_CELL = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref\s*=\s*["\']\$?([A-Za-z]+)\$?'
+                         rb'([0-9]+):\$?([A-Za-z]+)\$?([0-9]+)["\']')
 _MERGE_SCAN_BYTES = 4 << 20
 
 
@@ -391,7 +391,7 @@ def _sheet_part(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
 
 def _column_index(letters: bytes) -> int:
     index = 0
-    for letter in letters:
+    for letter in letters.upper():
         index = index * 26 + letter - 64
     return index - 1
 
@@ -553,10 +553,18 @@ def _read_csv(path: Path, contract: Contract) -> list[tuple[str, Grid]]:
     try:
         # One list per CSV record, so a quoted multi-line cell stays one record and the
         # record number is the row number the contract asks for.
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        records: list[list[str]] = []
+        spanning: list[int] = []  # records spread over several lines (a cell's breaks)
+        parser = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        line = 0
+        for record in parser:
+            if parser.line_num - line > 1:
+                spanning.append(len(records))
+            line = parser.line_num
+            records.append(record)
     except csv.Error as exc:
         raise ReturnRefused(name, f"CSV cannot be parsed: {exc}") from exc
-    swallowing = _swallowing_cell(records, text, delimiter)
+    swallowing = _swallowing_cell(records, spanning, delimiter)
     if swallowing is not None:
         # A quote opened and not closed where it should be: the records after it became
         # part of one cell, and would vanish. The file is refused, naming the cell.
@@ -577,20 +585,21 @@ def _read_csv(path: Path, contract: Contract) -> list[tuple[str, Grid]]:
     return [(path.stem, Grid(columns, record_widths=widths))]
 
 
-def _swallowing_cell(records: list[list[str]], text: str,
+def _swallowing_cell(records: list[list[str]], spanning: list[int],
                      delimiter: str) -> tuple[int, int, int] | None:
     """(row, column, lines) of a cell that swallowed later records, if any.
 
-    A quoted cell may hold line breaks (a note over several lines). One whose later
-    lines hold as many delimiters as half a record is records swallowed by a quote
-    left open, whether the file ends inside it or a later quote closes it.
+    A quoted cell may hold line breaks (a note over several lines, commas and all). One
+    whose later lines each hold nearly a whole record's delimiters is records swallowed
+    by a quote left open, whether the file ends inside it or a later quote closes it.
     """
-    if len(records) >= text.count("\n"):  # no record spans lines: nothing to look at
+    if not spanning:
         return None
     widths = [len(r) for r in records]
     typical = max(set(widths), key=widths.count)
-    threshold = max(2, (typical - 1) // 2)
-    for row, record in enumerate(records, start=1):
+    threshold = max(3, typical - 2)
+    for index in spanning:
+        row, record = index + 1, records[index]
         for column, cell in enumerate(record):
             if "\n" in cell or "\r" in cell:
                 lines = sum(1 for line in cell.splitlines()[1:]
@@ -637,15 +646,18 @@ def _find_header(
 
 def _a_list_of_options(grid: Grid, header_index: int, mapping: dict[int, str]) -> bool:
     """Whether a sheet naming the return's headings is a dropdown-list or lookup sheet:
-    no reference or date heading, and each column lists every option once. Rows of
-    cases repeat their categories ("Officer", "Closed") down each column."""
+    no reference or date heading, and its columns list each option once (a third of
+    them may repeat). Rows of cases repeat their categories ("Officer", "Closed") down
+    most columns."""
     if any(f in RECORD_FIELDS for f in mapping.values()):
         return False
+    repeating = 0
     for col in mapping:
         values = _blank_to_null(grid.columns[col].slice(header_index + 1)).drop_null()
-        if len(values) != len(pc.unique(values)):
-            return False
-    return True
+        repeating += len(values) != len(pc.unique(values))
+    # A lookup may map one column onto another (outcomes to their status, repeating
+    # "Finalised"); rows of cases repeat their categories down most columns.
+    return repeating * 3 <= len(mapping)
 
 
 def _has_cells_below(grid: Grid, header_index: int) -> bool:
@@ -808,8 +820,9 @@ def _only_dashes(body: dict[int, pa.Array], mapping: dict[int, str],
     take = pa.array(rows, type=pa.int64())
     nothing = np.ones(len(rows), dtype=bool)
     for col in mapping:
-        cells = body[col].take(take).to_pylist()
-        nothing &= np.array([c is None or says_nothing(c) for c in cells], dtype=bool)
+        cells = body[col].take(take)
+        nothing &= pc.or_(cells.is_null(), pc.fill_null(pc.match_substring_regex(
+            cells, _DASHES_RE2), False)).to_numpy(zero_copy_only=False)
     empty[rows[nothing]] = True
     return empty
 
@@ -850,7 +863,7 @@ def _fill_merged_down(
     body: dict[int, pa.Array], ranges: list[tuple[tuple[int, int], tuple[int, int]]],
     start: int, mapping: dict[int, str], filled: np.ndarray,
 ) -> dict[int, pa.Array]:
-    """A case-level value merged down over several data rows, in each of those rows.
+    """A value merged down over several data rows, in each of those rows.
 
     A spreadsheet keeps a merged range's value in its first cell only; the rows below it
     show the value but read as blank. Filled down its own column only (a range merged
@@ -859,23 +872,26 @@ def _fill_merged_down(
     """
     fills: dict[int, list[tuple[int, int]]] = {}
     for (first_row, first_col), (last_row, _) in ranges:
-        # Only the case-level columns, whose blanks are the sign merges are looked up
-        # by: a merge elsewhere would be filled or not depending on an unrelated cell.
-        if (mapping.get(first_col) in MERGED_DOWN_SIGNS and first_row >= start
-                and last_row > first_row):
+        if first_col in mapping and first_row >= start and last_row > first_row:
             fills.setdefault(first_col, []).append((first_row - start, last_row - start))
     for col, spans in fills.items():
         values = body[col]
         height = len(values)
         valid = values.is_valid().to_numpy(zero_copy_only=False)
-        fillable = filled & ~valid
-        source = np.arange(height)
-        for top, bottom in spans:
-            if top >= height or not valid[top]:
-                continue
-            rows = np.arange(top + 1, min(bottom, height - 1) + 1)
-            source[rows[fillable[rows]]] = top
-        if (source != np.arange(height)).any():
+        tops, bottoms = np.array(spans, dtype=np.int64).T
+        keep = tops < height
+        tops, bottoms = tops[keep], np.minimum(bottoms[keep], height - 1)
+        keep = valid[tops]
+        tops, bottoms = tops[keep], bottoms[keep]
+        # Every row below each range's first, at once: row top+1 .. bottom gets top.
+        below = bottoms - tops
+        sources = np.repeat(tops, below)
+        rows = sources + 1 + np.arange(below.sum()) - np.repeat(np.cumsum(below) - below,
+                                                                 below)
+        fillable = filled[rows] & ~valid[rows]
+        if fillable.any():
+            source = np.arange(height)
+            source[rows[fillable]] = sources[fillable]
             body[col] = values.take(pa.array(source))
     return body
 

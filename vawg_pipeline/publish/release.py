@@ -97,6 +97,9 @@ class ReleaseResult:
     content_hash: str
     manifest: dict[str, Any]
     replaced: list[str] = field(default_factory=list)  # live files (re)installed
+    # The latest release was decided after this publication was: this one is older
+    # numbers (a run overtaken by a concurrent one), and was not released.
+    overtaken: bool = False
 
 
 # --- versions and hashes ------------------------------------------------------------
@@ -152,6 +155,16 @@ def list_releases(paths: PublishedPaths) -> list[dict[str, Any]]:
         except (OSError, ValueError):
             continue
     return sorted(manifests, key=lambda m: (m.get("created_at", ""), m.get("release_id", "")))
+
+
+def _utc(moment: datetime) -> datetime:
+    """Naive UTC, as the manifests write times."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _decided(manifest: dict[str, Any]) -> datetime | None:
+    text = manifest.get("decided_at")
+    return datetime.fromisoformat(text.rstrip("Z")) if text else None
 
 
 def latest_release(paths: PublishedPaths) -> dict[str, Any] | None:
@@ -242,21 +255,30 @@ def build_release(pub: Publication, release_dir: Path, paths: PublishedPaths,
 
 
 def publish(pub: Publication, published_path: Path | str,
-            now: datetime | None = None, contact: str = DEFAULT_CONTACT) -> ReleaseResult:
-    """Release ``pub`` (unless its numbers are those of the latest release) and make it
-    the live published files."""
+            now: datetime | None = None, contact: str = DEFAULT_CONTACT,
+            decided_at: datetime | None = None) -> ReleaseResult:
+    """Release ``pub`` (unless its numbers are those of the latest release, or the
+    latest release was decided after it was) and make it the live published files.
+
+    decided_at: when ``pub``'s tables were counted and protected (their stage). Two
+    runs at once may release in the other order than they counted: the one that
+    counted first must not replace the other's newer numbers.
+    """
     check_safe(pub)
     paths = PublishedPaths(Path(published_path))
     paths.releases.mkdir(parents=True, exist_ok=True)
     content_hash = pub.content_hash()
 
     latest = latest_release(paths)
-    if latest is not None and latest.get("content_hash") == content_hash:
+    overtaken = (latest is not None and decided_at is not None
+                 and _decided(latest) is not None and _decided(latest) > _utc(decided_at))
+    if latest is not None and (overtaken or latest.get("content_hash") == content_hash):
         release_dir = paths.releases / latest["release_id"]
         restored = _install_live(paths, release_dir, latest, only_if_different=True)
         return ReleaseResult(release_id=latest["release_id"], new_release=False,
                              release_dir=release_dir, paths=paths,
-                             content_hash=content_hash, manifest=latest, replaced=restored)
+                             content_hash=content_hash, manifest=latest, replaced=restored,
+                             overtaken=overtaken)
 
     created_at = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     release_id = make_release_id(created_at, content_hash)
@@ -276,6 +298,8 @@ def publish(pub: Publication, published_path: Path | str,
         "audit": {"passed": pub.audit_passed, "summary": pub.audit_summary},
         "tables": [s.table_id for s in pub.specs],
     }
+    if decided_at is not None:
+        manifest["decided_at"] = _utc(decided_at).isoformat(timespec="microseconds") + "Z"
     release_dir = paths.releases / release_id
     building = Path(tempfile.mkdtemp(prefix=f".building-{release_id}-", dir=paths.releases))
     try:

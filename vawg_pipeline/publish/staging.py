@@ -52,6 +52,7 @@ class Staged:
 
     candidate: Candidate
     audit: AuditOutcome | None
+    staged_at: datetime | None = None  # when the candidate was counted and protected
 
 
 def _replace_into(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
@@ -194,7 +195,8 @@ def load_staged(folder: Path) -> Staged:
         if audit.digest() != staged_audit["digest"]:
             raise StagingError(f"{path}: the audit report does not read back as staged "
                                "(hash mismatch)")
-    return Staged(candidate=candidate, audit=audit)
+    staged_at = datetime.fromisoformat(meta["staged_at"]) if meta.get("staged_at") else None
+    return Staged(candidate=candidate, audit=audit, staged_at=staged_at)
 
 
 def previous_staged(folder: Path) -> Staged | None:

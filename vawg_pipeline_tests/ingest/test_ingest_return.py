@@ -524,7 +524,9 @@ def test_a_quote_closed_only_by_a_later_note_refuses_the_csv(tmp_path, key,
 
 
 def test_a_note_over_several_lines_is_one_cell(tmp_path, key) -> None:
-    note = "Spoke to the complainant.\nFollow-up booked, 12 Oct, with PSD.\nClosed."
+    note = ("Spoke to the complainant.\nFollow-up booked, 12 Oct, with PSD.\nParties "
+            "interviewed: complainant, her sister, two neighbours, the duty sergeant, "
+            "PC A, PC B and the custody officer, all statements on file.\nClosed.")
     path = write_csv(tmp_path / "r.csv", [good_row(1, notes=note), good_row(2)])
     result = ingest_return(path, "kent", key)
     assert (result.rows_read, result.rows_stored) == (2, 2)
@@ -579,22 +581,27 @@ def test_a_row_out_of_line_still_conflicts_with_a_row_of_its_key(tmp_path, key) 
     assert "Smith" not in result.quarantine.to_string()
 
 
-def test_a_merge_outside_the_case_columns_is_read_as_its_first_cell_only(tmp_path,
-                                                                        key) -> None:
-    """Merges are filled down the case reference, case type and date recorded only:
-    whether a gender merged over two rows is filled must not depend on another row."""
-    for blank_elsewhere in (False, True):
-        book = openpyxl.Workbook()
-        sheet = book.active
-        fields = list(HEADINGS)
-        sheet.append([HEADINGS[f] for f in fields])
-        rows = [good_row(1, subject_gender="F"), good_row(2, subject_gender=None),
-                good_row(3, case_type=None if blank_elsewhere else "Conduct matter")]
-        for row in rows:
-            sheet.append([row[f] or None for f in fields])
-        column = fields.index("subject_gender") + 1
+def test_every_cell_merged_over_a_case_s_rows_is_filled_down(tmp_path, key) -> None:
+    """The case reference merged over two officers' rows, and with it the restriction
+    (both suspended) and the victim relationship: each row shows them, so each row has
+    them, never the blank's meaning ("none", "not known")."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    fields = [*HEADINGS, "victim_relationship"]
+    headings = {**HEADINGS, "victim_relationship": "Victim Relationship"}
+    sheet.append([headings[f] for f in fields])
+    rows = [good_row(1, subject_reference="1001", restriction="Suspended",
+                     victim_relationship="Partner"),
+            good_row(1, subject_reference="1002", case_reference=None, restriction=None,
+                     victim_relationship=None)]
+    for row in rows:
+        sheet.append([row.get(f) or None for f in fields])
+    for field in ("case_reference", "restriction", "victim_relationship"):
+        column = fields.index(field) + 1
         sheet.merge_cells(start_row=2, start_column=column, end_row=3, end_column=column)
-        path = tmp_path / f"r{blank_elsewhere}.xlsx"
-        book.save(path)
-        cases = ingest_return(set_received(path), "kent", key).cases.set_index("source_row")
-        assert cases.loc[3, "subject_gender"] == "not recorded", blank_elsewhere
+    path = tmp_path / "r.xlsx"
+    book.save(path)
+    result = ingest_return(set_received(path), "kent", key)
+    assert (result.rows_read, result.rows_stored) == (2, 2)
+    assert result.cases["restriction"].tolist() == ["suspended", "suspended"]
+    assert result.cases["victim_relationship"].tolist() == ["partner or ex-partner"] * 2

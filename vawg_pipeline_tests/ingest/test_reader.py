@@ -524,6 +524,34 @@ def test_a_second_data_sheet_of_categories_under_unknown_reference_headings_refu
     assert "sheet 'Conduct', header row 1" in problem and "case_reference" in problem
 
 
+def test_a_lookup_sheet_mapping_outcomes_to_statuses_is_still_a_lookup(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)])
+    wb = openpyxl.load_workbook(path)
+    lookup = wb.create_sheet("Lookups")
+    lookup.append(["Case Type", "Role", "Gender", "VAWG Type", "Crim Inv",
+                   "Suspended/Restricted", "Outcome", "Status"])
+    lookup.append(["Complaint", "Officer", "M", "DA", "Y", "Suspended", "NFA", "Finalised"])
+    lookup.append(["Conduct", "Staff", "F", "Stalking", "N", "Restricted", "NCTA",
+                   "Finalised"])
+    lookup.append([None, "PCSO", "U", "Exposure", None, "None", "Dismissed", "Finalised"])
+    lookup.append([None, "Special", None, "Online", None, None, None, "Ongoing"])
+    wb.save(path)
+    raw = read_return(set_received(path))
+    assert raw.rows_read == 2 and raw.ignored_sheets == ["Lookups"]
+
+
+@pytest.mark.parametrize("element", [
+    b'<mergeCell ref="A2:A4"/>', b"<mergeCell ref='A2:A4'/>", b'<mergeCell ref = "A2:A4"/>',
+    b'<mergeCell ref="a2:a4"/>', b'<x:mergeCell ref="$A$2:$A$4"/>'])
+def test_a_merge_element_in_any_legal_form_is_read(element: bytes) -> None:
+    from vawg_pipeline.ingest.reader import _MERGE_CELL, _column_index
+
+    [(c1, r1, c2, r2)] = _MERGE_CELL.findall(b"<mergeCells>" + element + b"</mergeCells>")
+    assert (_column_index(c1), int(r1), _column_index(c2), int(r2)) == (0, 2, 0, 4)
+
+
 def test_unlisted_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "return.pdf"
     path.write_bytes(b"%PDF")

@@ -360,3 +360,33 @@ def test_two_runs_at_once_each_release_their_own_audited_candidate(
     assert check_and_release("sensor")["audit"] == "passed"
     stages = sorted(p.name for p in publishing.staging_root(store_res).iterdir())
     assert stages == ["nightly", "sensor"]  # kept for a day: a run may still need its own
+
+
+def test_a_run_overtaken_by_a_later_one_does_not_release_its_older_numbers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The nightly run counts first, the sensor's run counts and releases, then the
+    nightly run reaches its release: its numbers are the older ones, not released."""
+    store, _ = make_store(tmp_path)
+    store_res, published_res = _direct(store, tmp_path)
+    current = {"run": "nightly"}
+    monkeypatch.setattr(publishing, "run_id_of", lambda context: current["run"])
+
+    def step(run: str, what: str) -> dict | None:
+        current["run"] = run
+        if what == "tables":
+            list(publishing.published_tables(dg.build_asset_context(), store=store_res,
+                                             published=published_res))
+            return None
+        list(publishing.disclosure_audit(dg.build_asset_check_context(), store=store_res,
+                                         published=published_res))
+        return publishing.published_release(dg.build_asset_context(), store=store_res,
+                                            published=published_res).metadata
+
+    step("nightly", "tables")
+    step("sensor", "tables")
+    sensor = step("sensor", "release")
+    assert sensor["overtaken by a newer run's release"] is False
+    nightly = step("nightly", "release")
+    assert nightly["overtaken by a newer run's release"] is True
+    assert nightly["release id"] == sensor["release id"]
