@@ -102,6 +102,11 @@ def _compatible(text: str) -> str:
 _SAYS_NOTHING = re.compile(r"^[\s\-\u2010-\u2015\u2212.\u2026_]*$")
 
 
+# The same for Arrow's RE2, whose \s is ASCII only: Unicode spaces spelt out.
+SAYS_NOTHING_RE2 = (r"^[\s\p{Z}\x{85}\x{200B}-\x{200D}\x{2060}\x{FEFF}"
+                    r"\x{2010}-\x{2015}\x{2212}\x{2026}._-]+$")
+
+
 def says_nothing(text: str) -> bool:
     return _SAYS_NOTHING.match(text) is not None
 

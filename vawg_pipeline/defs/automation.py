@@ -92,8 +92,8 @@ def new_return_sensor(context: dg.SensorEvaluationContext, landing: LandingFolde
     requested += 1
     cursor = json.dumps({**seen, REQUESTS_KEY: requested}, sort_keys=True)
 
-    def version(code: str) -> str:
-        return f"{seen[code][:16]}#{requested}"
+    def version(code: str) -> str:  # the mtime too: a reset cursor restarts the count
+        return f"{seen[code][:16]}@{changed[code].stat().st_mtime_ns}#{requested}"
 
     if len(changed) == 1:
         code, path = next(iter(changed.items()))

@@ -289,9 +289,10 @@ def published_release(
             "(a run at the same time): this run's older numbers are not released")
     paths = result.paths
     live_chart = paths.chart
-    context.log.info(
-        f"release {result.release_id}: "
-        + ("new" if result.new_release else "numbers unchanged, no new release"))
+    if not result.overtaken:
+        context.log.info(
+            f"release {result.release_id}: "
+            + ("new" if result.new_release else "numbers unchanged, no new release"))
     return dg.MaterializeResult(metadata={
         "release id": result.release_id,
         "new release": result.new_release,

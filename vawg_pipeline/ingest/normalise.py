@@ -17,7 +17,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vawg_pipeline.contract import Contract, ContractField, normalise_value
-from vawg_pipeline.contract.fields import SPACE_CLASS, is_spreadsheet_error, says_nothing
+from vawg_pipeline.contract.fields import (
+    SAYS_NOTHING_RE2,
+    SPACE_CLASS,
+    is_spreadsheet_error,
+    says_nothing,
+)
 from vawg_pipeline.contract.schema import (
     EARLIEST_DATE,
     KEY,
@@ -117,14 +122,12 @@ def map_spellings(raw: pd.Series, spelling: ContractField) -> pd.Series:
     return _text_series(result, raw.index)
 
 
-# Nothing but dashes, dots and spaces (Arrow's RE2 syntax): a blank, wherever it is.
-_SAYS_NOTHING_RE2 = r"^[\s\x{2010}-\x{2015}\x{2212}\x{2026}._-]+$"
 
 
 def blank_dashes(array: pa.Array) -> pa.Array:
     """Cells of dashes or dots as blanks: "-" is no case reference and no warrant
     number (as a pseudonym, every "-" would be one subject across cases)."""
-    nothing = pc.fill_null(pc.match_substring_regex(array, _SAYS_NOTHING_RE2), False)
+    nothing = pc.fill_null(pc.match_substring_regex(array, SAYS_NOTHING_RE2), False)
     return pc.if_else(nothing, pa.scalar(None, pa.string()), array)
 
 

@@ -32,6 +32,7 @@ import python_calamine
 
 from vawg_pipeline.contract import Contract, load_contract
 from vawg_pipeline.contract.fields import (
+    SAYS_NOTHING_RE2,
     SPACE_CHARACTERS,
     heading_without_format_hint,
     heading_without_hint,
@@ -69,7 +70,8 @@ PARTIAL_HEADER_MIN = 3
 # column: a dropdown-list or lookup sheet). Fewer, and it is a chart-data or summary
 # sheet naming a few of the same categories. Either is ignored, and reported as such.
 INCOMPLETE_SHEET_SHARE = 2 / 3
-RECORD_FIELDS = ("case_reference", "subject_reference", "date_recorded")
+RECORD_FIELDS = ("case_reference", "subject_reference", "date_recorded", "date_finalised",
+                 "subject_name", "notes")
 # Case-level cells a force may merge down over its case's subject rows ("a case against
 # two officers is two rows sharing a case reference"). A data row blank in one of them
 # is the sign to look the sheet's merged cells up (a second read of the sheet, so only
@@ -77,8 +79,6 @@ RECORD_FIELDS = ("case_reference", "subject_reference", "date_recorded")
 MERGED_DOWN_SIGNS = ("case_reference", "case_type", "date_recorded")
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# A cell of nothing but dashes and dots (cells are already trimmed), for Arrow's RE2.
-_DASHES_RE2 = r"^[\s\x{2010}-\x{2015}\x{2212}\x{2026}._-]+$"
 
 
 @dataclass
@@ -595,9 +595,11 @@ def _swallowing_cell(records: list[list[str]], spanning: list[int],
     """
     if not spanning:
         return None
-    widths = [len(r) for r in records]
-    typical = max(set(widths), key=widths.count)
-    threshold = max(3, typical - 2)
+    # Nearly a whole record: as many delimiters as the narrowest ordinary record but
+    # one (a file may leave trailing blanks off some records, not others).
+    multi = set(spanning)
+    widths = [len(r) for i, r in enumerate(records) if i not in multi and len(r) >= 4]
+    threshold = max(3, min(widths, default=4) - 2)
     for index in spanning:
         row, record = index + 1, records[index]
         for column, cell in enumerate(record):
@@ -765,7 +767,8 @@ def _data_sheet(
             filled |= body[col].is_valid().to_numpy(zero_copy_only=False)
         filled &= ~_repeated_header(body, header, mapping)
         filled &= ~_only_dashes(body, mapping, filled)
-        if grid.merged_ranges is not None and _blank_case_cells(body, mapping, filled):
+        if grid.merged_ranges is not None and _signs_of_merges(body, mapping, filled,
+                                                               contract):
             body = _fill_merged_down(body, grid.merged_ranges(), start, mapping, filled)
         totals = _totals_rows(body, mapping, filled)
         keep = filled & ~totals
@@ -812,7 +815,7 @@ def _only_dashes(body: dict[int, pa.Array], mapping: dict[int, str],
     reference = next(c for c, f in mapping.items() if f == "case_reference")
     values = body[reference]
     loose = pc.or_(values.is_null(), pc.fill_null(
-        pc.match_substring_regex(values, _DASHES_RE2), False)).to_numpy(zero_copy_only=False)
+        pc.match_substring_regex(values, SAYS_NOTHING_RE2), False)).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(filled & loose)
     empty = np.zeros(len(filled), dtype=bool)
     if not len(rows):
@@ -822,7 +825,7 @@ def _only_dashes(body: dict[int, pa.Array], mapping: dict[int, str],
     for col in mapping:
         cells = body[col].take(take)
         nothing &= pc.or_(cells.is_null(), pc.fill_null(pc.match_substring_regex(
-            cells, _DASHES_RE2), False)).to_numpy(zero_copy_only=False)
+            cells, SAYS_NOTHING_RE2), False)).to_numpy(zero_copy_only=False)
     empty[rows[nothing]] = True
     return empty
 
@@ -848,13 +851,26 @@ def _repeated_header(body: dict[int, pa.Array], header: dict[int, object],
     return repeated
 
 
-def _blank_case_cells(body: dict[int, pa.Array], mapping: dict[int, str],
-                      filled: np.ndarray) -> bool:
-    """Whether a row with something in it is blank in a case-level column."""
+def _signs_of_merges(body: dict[int, pa.Array], mapping: dict[int, str],
+                     filled: np.ndarray, contract: Contract) -> bool:
+    """Whether the sheet may hold cells merged down over rows of data: a row with
+    something in it is blank in a case-level column, or blank, in a column where a
+    blank is a value ("no restriction"), under a cell of its own case that is not."""
+    reference = next(c for c, f in mapping.items() if f == "case_reference")
+    same_case: np.ndarray | None = None
     for col, f in mapping.items():
+        blank = body[col].is_null().to_numpy(zero_copy_only=False) & filled
         if f in MERGED_DOWN_SIGNS:
-            blank = body[col].is_null().to_numpy(zero_copy_only=False)
-            if (blank & filled).any():
+            if blank.any():
+                return True
+        elif contract[f].blank is not None and blank[1:].any():
+            if same_case is None:
+                refs = body[reference]
+                same_case = pc.fill_null(pc.equal(refs.slice(1), refs.slice(0, len(refs) - 1)),
+                                         False).to_numpy(zero_copy_only=False)
+            above = ~blank[:-1] & body[col].slice(0, len(blank) - 1).is_valid().to_numpy(
+                zero_copy_only=False)
+            if (blank[1:] & above & same_case).any():
                 return True
     return False
 

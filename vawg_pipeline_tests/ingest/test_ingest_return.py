@@ -605,3 +605,40 @@ def test_every_cell_merged_over_a_case_s_rows_is_filled_down(tmp_path, key) -> N
     assert (result.rows_read, result.rows_stored) == (2, 2)
     assert result.cases["restriction"].tolist() == ["suspended", "suspended"]
     assert result.cases["victim_relationship"].tolist() == ["partner or ex-partner"] * 2
+
+
+def test_a_swallowing_quote_is_found_when_records_leave_trailing_blanks_off(tmp_path,
+                                                                          key) -> None:
+    """Open cases written without their empty trailing cells (11 of 14): the records a
+    quote swallows are that short, and still found."""
+    rows = [good_row(i) for i in range(1, 5)] + \
+        [good_row(i, status="Open", outcome=None, date_finalised=None, notes=None)
+         for i in range(5, 11)]
+    path = write_csv(tmp_path / "return.csv", rows)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = [lines[0]] + [line.rstrip(",") for line in lines[1:]]
+    cells = lines[6].split(",")
+    cells[HEADING_ORDER.index("subject_name")] = '"PC Smith'
+    lines[6] = ",".join(cells)
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    with pytest.raises(ReturnRefused, match="row 7, column E: a cell opens a quote"):
+        ingest_return(set_received(path), "kent", key)
+
+
+def test_a_merged_restriction_is_filled_whatever_other_cases_hold(tmp_path, key) -> None:
+    """Each officer's row has its case reference; "Suspended" is merged over both. No
+    other cell is blank: the merge is still looked up, and both rows are suspended."""
+    book = openpyxl.Workbook()
+    sheet = book.active
+    fields = list(HEADINGS)
+    sheet.append([HEADINGS[f] for f in fields])
+    rows = [good_row(1, subject_reference="1001", restriction="Suspended"),
+            good_row(1, subject_reference="1002", restriction=None), good_row(2)]
+    for row in rows:
+        sheet.append([row[f] or None for f in fields])
+    column = fields.index("restriction") + 1
+    sheet.merge_cells(start_row=2, start_column=column, end_row=3, end_column=column)
+    path = tmp_path / "r.xlsx"
+    book.save(path)
+    cases = ingest_return(set_received(path), "kent", key).cases
+    assert cases["restriction"].tolist() == ["suspended", "suspended", "none"]

@@ -625,3 +625,25 @@ def test_every_merged_range_is_found_whatever_the_scan_s_block_size(
     monkeypatch.setattr(reader, "_MERGE_SCAN_BYTES", block)
     found = reader._merged_ranges(str(tmp_path / "merged.xlsx"), "Return")
     assert len(found) == len(expected) and set(found) == expected
+
+
+def test_a_small_second_data_sheet_with_names_is_no_list_of_options(tmp_path: Path) -> None:
+    """Three conduct cases under unknown reference and date headings: few enough for most
+    categories to differ, but a sheet of officers' names and notes holds cases."""
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(i) for i in range(5)],
+                      sheet="Complaints")
+    wb = openpyxl.load_workbook(path)
+    conduct = wb.create_sheet("Conduct")
+    renamed = {"case_reference": "Reference", "date_recorded": "Date",
+               "subject_reference": "Payroll Number"}
+    conduct.append([renamed.get(f, HEADINGS[f]) for f in HEADINGS])
+    for i, (gender, status) in enumerate([("M", "Closed"), ("F", "Open"), ("U", "Closed")]):
+        conduct.append([good_row(10 + i, subject_gender=gender, status=status)[f] or None
+                        for f in HEADINGS])
+    wb.save(path)
+    assert "sheet 'Conduct', header row 1" in _refusal(path)
+
+
+def test_a_row_of_dashes_with_unusual_spaces_is_no_row(tmp_path: Path) -> None:
+    rows = [good_row(1), {"outcome": "-\u00a0-", "date_finalised": "\u2003-"}]
+    assert read_return(write_xlsx(tmp_path / "r.xlsx", rows)).rows_read == 1
