@@ -486,17 +486,26 @@ def test_a_csv_saved_by_a_spreadsheet_with_a_column_without_heading_is_read(tmp_
 HEADING_ORDER = list(HEADINGS)
 
 
+def _open_quote(lines: list[str], line: int, name: str = '"PC Smith') -> None:
+    """Line ``line`` of a CSV gets a name written with an opening quote and no more."""
+    cells = lines[line].split(",")
+    cells[HEADING_ORDER.index("subject_name")] = name
+    lines[line] = ",".join(cells)
+
+
+def _write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    return set_received(path)
+
+
 def test_a_quote_never_closed_refuses_the_csv_naming_where_it_opens(tmp_path, key) -> None:
     """A name typed as "Smith with no closing quote would swallow every later record
     into one cell, and those rows would vanish: the file is refused instead."""
     path = write_csv(tmp_path / "return.csv", [good_row(i) for i in range(1, 7)])
     lines = path.read_text(encoding="utf-8").splitlines()
-    cells = lines[2].split(",")
-    cells[HEADING_ORDER.index("subject_name")] = '"PC Smith'
-    lines[2] = ",".join(cells)
-    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    _open_quote(lines, 2)
     with pytest.raises(ReturnRefused) as refused:
-        ingest_return(set_received(path), "kent", key)
+        ingest_return(_write_lines(path, lines), "kent", key)
     message = str(refused.value)
     assert message.startswith("return.csv: row 3, column E: a cell opens a quote")
     assert "4 line(s) holding whole records" in message
@@ -511,16 +520,11 @@ def test_a_quote_closed_only_by_a_later_note_refuses_the_csv(tmp_path, key,
     rows[4]["notes"] = 'Said "no comment", then left'  # quoted by the CSV writer
     path = write_csv(tmp_path / "return.csv", rows)
     lines = path.read_text(encoding="utf-8").splitlines()
-    cells = lines[2].split(",")
-    cells[HEADING_ORDER.index("subject_name")] = '"PC Smith'
-    lines[2] = ",".join(cells)
+    _open_quote(lines, 2)
     if not closed_later:
-        first = lines[1].split(",")
-        first[HEADING_ORDER.index("subject_name")] = '"PC" Jones'
-        lines[1] = ",".join(first)
-    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+        _open_quote(lines, 1, '"PC" Jones')
     with pytest.raises(ReturnRefused, match="row 3, column E: a cell opens a quote"):
-        ingest_return(set_received(path), "kent", key)
+        ingest_return(_write_lines(path, lines), "kent", key)
 
 
 def test_a_note_over_several_lines_is_one_cell(tmp_path, key) -> None:
@@ -617,12 +621,9 @@ def test_a_swallowing_quote_is_found_when_records_leave_trailing_blanks_off(tmp_
     path = write_csv(tmp_path / "return.csv", rows)
     lines = path.read_text(encoding="utf-8").splitlines()
     lines = [lines[0]] + [line.rstrip(",") for line in lines[1:]]
-    cells = lines[6].split(",")
-    cells[HEADING_ORDER.index("subject_name")] = '"PC Smith'
-    lines[6] = ",".join(cells)
-    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    _open_quote(lines, 6)
     with pytest.raises(ReturnRefused, match="row 7, column E: a cell opens a quote"):
-        ingest_return(set_received(path), "kent", key)
+        ingest_return(_write_lines(path, lines), "kent", key)
 
 
 def test_a_merged_restriction_is_filled_whatever_other_cases_hold(tmp_path, key) -> None:

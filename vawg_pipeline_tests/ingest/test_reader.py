@@ -289,22 +289,17 @@ def test_headings_spelt_out_abbreviated_or_with_a_bare_format_hint(
     assert raw.sheets[0].columns[field] == heading and raw.rows_read == len(rows)
 
 
-def test_a_csv_named_xls_is_read_as_the_text_it_is(tmp_path: Path, rows) -> None:
-    """Some systems' "Export to Excel" writes comma- or tab-separated text named .xls."""
-    csv_file = write_csv(tmp_path / "export.csv", rows)
-    named = tmp_path / "Export.xls"
-    named.write_bytes(csv_file.read_bytes())
-    raw = read_return(named)
-    assert raw.rows_read == len(rows) and [s.sheet for s in raw.sheets] == ["Export"]
-
-
-def test_a_workbook_saved_as_csv_is_read_as_the_workbook_it_is(tmp_path: Path,
-                                                               rows) -> None:
-    workbook = write_xlsx(tmp_path / "r.xlsx", rows)
-    named = tmp_path / "Kent C.csv"
-    named.write_bytes(workbook.read_bytes())
-    raw = read_return(named)
-    assert raw.rows_read == len(rows) and [s.sheet for s in raw.sheets] == ["Return"]
+@pytest.mark.parametrize(("written", "named", "sheet"), [
+    ("export.csv", "Export.xls", "Export"),  # some systems' "Export to Excel"
+    ("r.xlsx", "Kent C.csv", "Return"),      # a workbook saved under a CSV's name
+])
+def test_a_file_is_read_for_what_its_bytes_are(tmp_path: Path, rows, written: str,
+                                              named: str, sheet: str) -> None:
+    writer = write_csv if written.endswith(".csv") else write_xlsx
+    source = writer(tmp_path / written, rows)
+    (tmp_path / named).write_bytes(source.read_bytes())
+    raw = read_return(tmp_path / named)
+    assert raw.rows_read == len(rows) and [s.sheet for s in raw.sheets] == [sheet]
 
 
 def test_a_tab_separated_export_named_xls_with_a_title_line_is_read(tmp_path: Path,
@@ -363,17 +358,26 @@ def test_missing_required_column_is_refused_naming_it(tmp_path: Path, rows) -> N
     assert "header row 1" in problem
 
 
-def test_a_second_data_sheet_missing_a_column_refuses_the_file(tmp_path: Path) -> None:
-    """Conduct cases on a sheet without "Crim Inv" are rows of the return: the file is
-    refused naming the sheet and the heading, rather than those rows vanishing."""
+def _with_second_sheet(tmp_path: Path, headings: list[str], rows: list[dict],
+                       fields: list[str] | None = None) -> Path:
+    """A Complaints sheet of two good rows, then a "Conduct" sheet of ``rows`` under
+    ``headings`` (``fields`` of each row, in order: every field by default)."""
     path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)], sheet="Complaints")
     wb = openpyxl.load_workbook(path)
     conduct = wb.create_sheet("Conduct")
-    fields = [f for f in HEADINGS if f != "criminal_investigation"]
-    conduct.append([HEADINGS[f] for f in fields])
-    for i in range(3, 8):
-        conduct.append([good_row(i)[f] or None for f in fields])
+    conduct.append(headings)
+    for row in rows:
+        conduct.append([row[f] or None for f in fields or list(HEADINGS)])
     wb.save(path)
+    return set_received(path)
+
+
+def test_a_second_data_sheet_missing_a_column_refuses_the_file(tmp_path: Path) -> None:
+    """Conduct cases on a sheet without "Crim Inv" are rows of the return: the file is
+    refused naming the sheet and the heading, rather than those rows vanishing."""
+    fields = [f for f in HEADINGS if f != "criminal_investigation"]
+    path = _with_second_sheet(tmp_path, [HEADINGS[f] for f in fields],
+                              [good_row(i) for i in range(3, 8)], fields)
     problem = _refusal(path)
     assert "sheet 'Conduct', header row 1" in problem
     assert "criminal_investigation" in problem and "Crim Inv" in problem
@@ -384,14 +388,9 @@ def test_a_second_data_sheet_whose_case_reference_heading_is_unknown_refuses_the
 ) -> None:
     """"Matter ID" is no alias of the case reference: the Conduct rows must not vanish
     while the Complaints sheet replaces the force's whole return."""
-    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)], sheet="Complaints")
-    wb = openpyxl.load_workbook(path)
-    conduct = wb.create_sheet("Conduct")
-    conduct.append(["Matter ID" if f == "case_reference" else HEADINGS[f]
-                    for f in HEADINGS])
-    for i in range(3, 8):
-        conduct.append([good_row(i)[f] or None for f in HEADINGS])
-    wb.save(path)
+    path = _with_second_sheet(
+        tmp_path, ["Matter ID" if f == "case_reference" else HEADINGS[f] for f in HEADINGS],
+        [good_row(i) for i in range(3, 8)])
     problem = _refusal(path)
     assert "sheet 'Conduct', header row 1" in problem and "case_reference" in problem
 
@@ -504,22 +503,19 @@ def test_the_header_repeated_on_every_page_is_not_data(tmp_path: Path) -> None:
     assert raw.sheets[0].data["_row"].tolist() == [2, 3, 5, 7]
 
 
+# A second sheet's record headings, none of them the contract's.
+RENAMED = {"case_reference": "Reference", "date_recorded": "Date",
+           "subject_reference": "Payroll Number"}
+
+
 def test_a_second_data_sheet_of_categories_under_unknown_reference_headings_refuses(
     tmp_path: Path,
 ) -> None:
     """A Conduct sheet naming seven required headings, its references and dates under
     headings the contract does not know ("Reference", "Payroll Number"): its 30 rows of
     cases repeat their categories, so it is no list of options, and must not vanish."""
-    path = write_xlsx(tmp_path / "r.xlsx", [good_row(i) for i in range(5)],
-                      sheet="Complaints")
-    wb = openpyxl.load_workbook(path)
-    conduct = wb.create_sheet("Conduct")
-    renamed = {"case_reference": "Reference", "date_recorded": "Date",
-               "subject_reference": "Payroll Number"}
-    conduct.append([renamed.get(f, HEADINGS[f]) for f in HEADINGS])
-    for i in range(10, 40):
-        conduct.append([good_row(i)[f] or None for f in HEADINGS])
-    wb.save(path)
+    path = _with_second_sheet(tmp_path, [RENAMED.get(f, HEADINGS[f]) for f in HEADINGS],
+                              [good_row(i) for i in range(10, 40)])
     problem = _refusal(path)
     assert "sheet 'Conduct', header row 1" in problem and "case_reference" in problem
 
@@ -630,17 +626,11 @@ def test_every_merged_range_is_found_whatever_the_scan_s_block_size(
 def test_a_small_second_data_sheet_with_names_is_no_list_of_options(tmp_path: Path) -> None:
     """Three conduct cases under unknown reference and date headings: few enough for most
     categories to differ, but a sheet of officers' names and notes holds cases."""
-    path = write_xlsx(tmp_path / "r.xlsx", [good_row(i) for i in range(5)],
-                      sheet="Complaints")
-    wb = openpyxl.load_workbook(path)
-    conduct = wb.create_sheet("Conduct")
-    renamed = {"case_reference": "Reference", "date_recorded": "Date",
-               "subject_reference": "Payroll Number"}
-    conduct.append([renamed.get(f, HEADINGS[f]) for f in HEADINGS])
-    for i, (gender, status) in enumerate([("M", "Closed"), ("F", "Open"), ("U", "Closed")]):
-        conduct.append([good_row(10 + i, subject_gender=gender, status=status)[f] or None
-                        for f in HEADINGS])
-    wb.save(path)
+    rows = [good_row(10 + i, subject_gender=gender, status=status)
+            for i, (gender, status) in enumerate([("M", "Closed"), ("F", "Open"),
+                                                  ("U", "Closed")])]
+    path = _with_second_sheet(tmp_path, [RENAMED.get(f, HEADINGS[f]) for f in HEADINGS],
+                              rows)
     assert "sheet 'Conduct', header row 1" in _refusal(path)
 
 
