@@ -19,6 +19,7 @@ from vawg_pipeline.ingest.returns import file_sha256
 
 REFRESH_JOB = "refresh"
 REQUESTS_KEY = "#requests"  # in the sensor's cursor, beside the force codes
+REPORTED_KEY = "#reported"  # misplaced folders and files already warned about
 NIGHTLY_CRON = "0 2 * * *"  # 02:00 UK time, finished long before anyone starts work
 
 refresh_job = dg.define_asset_job(
@@ -64,12 +65,18 @@ def new_return_sensor(context: dg.SensorEvaluationContext, landing: LandingFolde
     number of runs requested so far."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requested = int(seen.pop(REQUESTS_KEY, 0))
+    reported = set(seen.pop(REPORTED_KEY, []))
     scan = scan_landing(Path(landing.path), force_codes())
+    # Each misplaced folder or file is reported once, when it appears, not every minute.
     for folder in scan.unknown_folders:
-        context.log.warning(f"landing folder {folder!r} is not a force code: not ingested")
+        if f"folder:{folder}" not in reported:
+            context.log.warning(f"landing folder {folder!r} is not a force code: not ingested")
     for name in scan.stray_files:
-        context.log.warning(f"{name!r} is not in a force's folder (incoming/<force-code>/): "
-                            "not ingested")
+        if f"file:{name}" not in reported:
+            context.log.warning(f"{name!r} is not in a force's folder "
+                                "(incoming/<force-code>/): not ingested")
+    misplaced = sorted([f"folder:{f}" for f in scan.unknown_folders]
+                       + [f"file:{n}" for n in scan.stray_files])
     changed: dict[str, Path] = {}
     for code, folder in scan.forces.items():
         for name, why in folder.ignored:
@@ -81,16 +88,16 @@ def new_return_sensor(context: dg.SensorEvaluationContext, landing: LandingFolde
             seen[code] = sha
             changed[code] = folder.current
     if not changed:
-        return dg.SensorResult(run_requests=[],
-                               cursor=json.dumps({**seen, REQUESTS_KEY: requested},
-                                                 sort_keys=True))
+        return dg.SensorResult(run_requests=[], cursor=json.dumps(
+            {**seen, REQUESTS_KEY: requested, REPORTED_KEY: misplaced}, sort_keys=True))
     # A run key names the file version and the request's number: a force that sends an
     # earlier version again (v3, then v2, then the same v3 once more, even copied with
     # its old modification time) gets a run each time, where the content alone would
     # repeat an old key and Dagster would skip the run. A tick evaluated again before
     # its cursor was saved makes the same keys, and no second run.
     requested += 1
-    cursor = json.dumps({**seen, REQUESTS_KEY: requested}, sort_keys=True)
+    cursor = json.dumps({**seen, REQUESTS_KEY: requested, REPORTED_KEY: misplaced},
+                        sort_keys=True)
 
     def version(code: str) -> str:  # the mtime too: a reset cursor restarts the count
         return f"{seen[code][:16]}@{changed[code].stat().st_mtime_ns}#{requested}"

@@ -77,7 +77,7 @@ def test_sensor_requests_a_force_once_per_file_version(tmp_path: Path) -> None:
     assert RANGE_START not in request.tags
     cursor = result.cursor
     assert json.loads(cursor)["#requests"] == 1
-    assert set(json.loads(cursor)) == {"kent", "#requests"}
+    assert set(json.loads(cursor)) == {"kent", "#requests", "#reported"}
 
     # Same file, next tick (new context, the stored cursor): nothing to do.
     again = _evaluate(tmp_path, cursor)
@@ -146,11 +146,18 @@ def test_sensor_logs_unknown_folders_and_requests_nothing(
     (tmp_path / "incoming" / "stray.xlsx").write_bytes(b"no force folder")
     result = _evaluate(tmp_path, None)
     assert result.run_requests == []
-    assert json.loads(result.cursor) == {"#requests": 0}
+    assert json.loads(result.cursor) == {"#requests": 0, "#reported": [
+        "file:stray.xlsx", "folder:not-a-force"]}
     text = "".join(capfd.readouterr())  # the sensor's log goes to the daemon's console
     assert "'not-a-force' is not a force code" in text
     assert "ignored ~$return.xlsx" in text and "lock file" in text
     assert "'stray.xlsx' is not in a force's folder" in text
+    # The next tick does not warn again; a new misplaced file is warned about.
+    (tmp_path / "incoming" / "other.xlsx").write_bytes(b"no force folder")
+    _evaluate(tmp_path, result.cursor)
+    text = "".join(capfd.readouterr())
+    assert "'other.xlsx' is not in a force's folder" in text
+    assert "not-a-force" not in text and "stray.xlsx" not in text
 
 
 def test_a_sensor_request_runs_that_force_and_everything_downstream(tmp_path: Path) -> None:
