@@ -99,11 +99,11 @@ def _compatible(text: str) -> str:
 # A cell of nothing but dashes, dots or spaces says nothing (a blank); any other cell
 # whose key is empty (a tick, "?", Wingdings' "ü") says something the contract does
 # not know.
-_SAYS_NOTHING = re.compile(r"^[\s\-\u2010-\u2015\u2212.\u2026_]*$")
+_SAYS_NOTHING = re.compile(r"^[\s\u200b-\u200d\u2060\ufeff\-\u2010-\u2015\u2212.\u2026_]*$")
 
 
 # The same for Arrow's RE2, whose \s is ASCII only: Unicode spaces spelt out.
-SAYS_NOTHING_RE2 = (r"^[\s\p{Z}\x{85}\x{200B}-\x{200D}\x{2060}\x{FEFF}"
+SAYS_NOTHING_RE2 = (r"^[\s\p{Z}\x{0B}\x{1C}-\x{1F}\x{85}\x{200B}-\x{200D}\x{2060}\x{FEFF}"
                     r"\x{2010}-\x{2015}\x{2212}\x{2026}._-]+$")
 
 

@@ -70,8 +70,8 @@ PARTIAL_HEADER_MIN = 3
 # column: a dropdown-list or lookup sheet). Fewer, and it is a chart-data or summary
 # sheet naming a few of the same categories. Either is ignored, and reported as such.
 INCOMPLETE_SHEET_SHARE = 2 / 3
-RECORD_FIELDS = ("case_reference", "subject_reference", "date_recorded", "date_finalised",
-                 "subject_name", "notes")
+RECORD_FIELDS = ("case_reference", "subject_reference", "date_recorded")
+FILLED_DOWN_SIGNS = ("date_finalised", "subject_name", "notes")
 # Case-level cells a force may merge down over its case's subject rows ("a case against
 # two officers is two rows sharing a case reference"). A data row blank in one of them
 # is the sign to look the sheet's merged cells up (a second read of the sheet, so only
@@ -595,17 +595,21 @@ def _swallowing_cell(records: list[list[str]], spanning: list[int],
     """
     if not spanning:
         return None
-    # Nearly a whole record: as many delimiters as the narrowest ordinary record but
-    # one (a file may leave trailing blanks off some records, not others).
+    # A swallowed line has as many cells as a record of this file: from the widest
+    # one-line record down to the narrowest at least half as wide (a file may leave
+    # trailing blanks off some records: 11 cells beside 14). A title, a footer or a
+    # stray short record is narrower, and says nothing of a record's width.
     multi = set(spanning)
-    widths = [len(r) for i, r in enumerate(records) if i not in multi and len(r) >= 4]
-    threshold = max(3, min(widths, default=4) - 2)
+    single = [len(r) for i, r in enumerate(records) if i not in multi]
+    full = max(single or [len(r) for r in records])
+    narrowest = min((w for w in single if w * 2 >= full), default=full)
+    narrowest = max(narrowest, 4)
     for index in spanning:
         row, record = index + 1, records[index]
         for column, cell in enumerate(record):
             if "\n" in cell or "\r" in cell:
                 lines = sum(1 for line in cell.splitlines()[1:]
-                            if line.count(delimiter) >= threshold)
+                            if narrowest <= line.count(delimiter) + 1 <= full)
                 if lines:
                     return row, column, lines
     return None
@@ -653,9 +657,17 @@ def _a_list_of_options(grid: Grid, header_index: int, mapping: dict[int, str]) -
     most columns."""
     if any(f in RECORD_FIELDS for f in mapping.values()):
         return False
+    columns = {col: _blank_to_null(grid.columns[col].slice(header_index + 1))
+               for col in mapping}
+    rows = int(np.logical_or.reduce([c.is_valid().to_numpy(zero_copy_only=False)
+                                     for c in columns.values()]).sum())
     repeating = 0
-    for col in mapping:
-        values = _blank_to_null(grid.columns[col].slice(header_index + 1)).drop_null()
+    for col, values in columns.items():
+        values = values.drop_null()
+        # A name, note or closing date filled down like data (two or more, beside at
+        # least half the rows) is a sheet of cases; one instruction under "Notes" is not.
+        if mapping[col] in FILLED_DOWN_SIGNS and len(values) >= 2 and len(values) * 2 >= rows:
+            return False
         repeating += len(values) != len(pc.unique(values))
     # A lookup may map one column onto another (outcomes to their status, repeating
     # "Finalised"); rows of cases repeat their categories down most columns.

@@ -643,3 +643,23 @@ def test_a_merged_restriction_is_filled_whatever_other_cases_hold(tmp_path, key)
     book.save(path)
     cases = ingest_return(set_received(path), "kent", key).cases
     assert cases["restriction"].tolist() == ["suspended", "suspended", "none"]
+
+
+@pytest.mark.parametrize("extra", ["title line", "heading over two lines"])
+def test_notes_over_several_lines_with_commas_are_read_beside_odd_lines(tmp_path, key,
+                                                                       extra) -> None:
+    """A title line of four cells, or a heading cell with a line break and every note
+    over two lines: neither makes a note's commas look like swallowed records."""
+    note = ("Spoke to victim, her sister, her mother, and the PCSO\n"
+            "Follow-up: CPS, IOPC, DPS, and Fed rep informed")
+    headings = dict(HEADINGS)
+    every = extra == "heading over two lines"
+    if every:
+        headings["date_recorded"] = "Date\nRecorded"
+    rows = [good_row(i, notes=note if every or i == 5 else None) for i in range(1, 11)]
+    path = write_csv(tmp_path / "return.csv", rows, headings=headings)
+    if not every:
+        text = path.read_text(encoding="utf-8")
+        path.write_text("Kent Police,PSD,VAWG return,Q3 2023\r\n" + text, encoding="utf-8")
+    result = ingest_return(set_received(path), "kent", key)
+    assert (result.rows_read, result.rows_stored) == (10, 10)

@@ -637,3 +637,20 @@ def test_a_small_second_data_sheet_with_names_is_no_list_of_options(tmp_path: Pa
 def test_a_row_of_dashes_with_unusual_spaces_is_no_row(tmp_path: Path) -> None:
     rows = [good_row(1), {"outcome": "-\u00a0-", "date_finalised": "\u2003-"}]
     assert read_return(write_xlsx(tmp_path / "r.xlsx", rows)).rows_read == 1
+
+
+def test_a_lookup_sheet_with_one_instruction_under_notes_is_still_a_lookup(
+    tmp_path: Path,
+) -> None:
+    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)])
+    wb = openpyxl.load_workbook(path)
+    lists = wb.create_sheet("Lists")
+    lists.append(["Case Type", "Role", "Gender", "VAWG Type", "Crim Inv",
+                  "Suspended/Restricted", "Status", "Notes"])
+    lists.append(["Complaint", "Officer", "M", "DA", "Y", "Suspended", "Live",
+                  "Pick one value per row"])
+    lists.append(["Conduct", "Staff", "F", "Stalking", "N", "Restricted", "Closed", None])
+    lists.append([None, "PCSO", "U", "Exposure", None, "None", None, None])
+    wb.save(path)
+    raw = read_return(set_received(path))
+    assert raw.rows_read == 2 and raw.ignored_sheets == ["Lists"]
