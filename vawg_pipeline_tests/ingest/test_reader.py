@@ -383,14 +383,25 @@ def test_a_second_data_sheet_missing_a_column_refuses_the_file(tmp_path: Path) -
     assert "criminal_investigation" in problem and "Crim Inv" in problem
 
 
-def test_a_second_data_sheet_whose_case_reference_heading_is_unknown_refuses_the_file(
-    tmp_path: Path,
+# A second sheet's record headings, none of them the contract's.
+RENAMED = {"case_reference": "Reference", "date_recorded": "Date",
+           "subject_reference": "Payroll Number"}
+
+
+@pytest.mark.parametrize(("renamed", "rows"), [
+    # "Matter ID" is no alias of the case reference.
+    ({"case_reference": "Matter ID"}, range(3, 8)),
+    # Seven required headings, the references and dates unknown: 30 rows of cases
+    # repeat their categories, so the sheet is no list of options.
+    (RENAMED, range(10, 40)),
+], ids=["case reference unknown", "references and dates unknown"])
+def test_a_second_data_sheet_under_unknown_headings_refuses_the_file(
+    tmp_path: Path, renamed: dict[str, str], rows: range
 ) -> None:
-    """"Matter ID" is no alias of the case reference: the Conduct rows must not vanish
-    while the Complaints sheet replaces the force's whole return."""
-    path = _with_second_sheet(
-        tmp_path, ["Matter ID" if f == "case_reference" else HEADINGS[f] for f in HEADINGS],
-        [good_row(i) for i in range(3, 8)])
+    """The Conduct rows must not vanish while the Complaints sheet replaces the force's
+    whole return."""
+    path = _with_second_sheet(tmp_path, [renamed.get(f, HEADINGS[f]) for f in HEADINGS],
+                              [good_row(i) for i in rows])
     problem = _refusal(path)
     assert "sheet 'Conduct', header row 1" in problem and "case_reference" in problem
 
@@ -503,40 +514,6 @@ def test_the_header_repeated_on_every_page_is_not_data(tmp_path: Path) -> None:
     assert raw.sheets[0].data["_row"].tolist() == [2, 3, 5, 7]
 
 
-# A second sheet's record headings, none of them the contract's.
-RENAMED = {"case_reference": "Reference", "date_recorded": "Date",
-           "subject_reference": "Payroll Number"}
-
-
-def test_a_second_data_sheet_of_categories_under_unknown_reference_headings_refuses(
-    tmp_path: Path,
-) -> None:
-    """A Conduct sheet naming seven required headings, its references and dates under
-    headings the contract does not know ("Reference", "Payroll Number"): its 30 rows of
-    cases repeat their categories, so it is no list of options, and must not vanish."""
-    path = _with_second_sheet(tmp_path, [RENAMED.get(f, HEADINGS[f]) for f in HEADINGS],
-                              [good_row(i) for i in range(10, 40)])
-    problem = _refusal(path)
-    assert "sheet 'Conduct', header row 1" in problem and "case_reference" in problem
-
-
-def test_a_lookup_sheet_mapping_outcomes_to_statuses_is_still_a_lookup(
-    tmp_path: Path,
-) -> None:
-    path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)])
-    wb = openpyxl.load_workbook(path)
-    lookup = wb.create_sheet("Lookups")
-    lookup.append(["Case Type", "Role", "Gender", "VAWG Type", "Crim Inv",
-                   "Suspended/Restricted", "Outcome", "Status"])
-    lookup.append(["Complaint", "Officer", "M", "DA", "Y", "Suspended", "NFA", "Finalised"])
-    lookup.append(["Conduct", "Staff", "F", "Stalking", "N", "Restricted", "NCTA",
-                   "Finalised"])
-    lookup.append([None, "PCSO", "U", "Exposure", None, "None", "Dismissed", "Finalised"])
-    lookup.append([None, "Special", None, "Online", None, None, None, "Ongoing"])
-    wb.save(path)
-    raw = read_return(set_received(path))
-    assert raw.rows_read == 2 and raw.ignored_sheets == ["Lookups"]
-
 
 @pytest.mark.parametrize("element", [
     b'<mergeCell ref="A2:A4"/>', b"<mergeCell ref='A2:A4'/>", b'<mergeCell ref = "A2:A4"/>',
@@ -639,18 +616,33 @@ def test_a_row_of_dashes_with_unusual_spaces_is_no_row(tmp_path: Path) -> None:
     assert read_return(write_xlsx(tmp_path / "r.xlsx", rows)).rows_read == 1
 
 
-def test_a_lookup_sheet_with_one_instruction_under_notes_is_still_a_lookup(
-    tmp_path: Path,
-) -> None:
+LOOKUPS = {
+    # Outcomes mapped to their status: "Finalised" repeats down one column.
+    "outcomes to statuses": [
+        ["Case Type", "Role", "Gender", "VAWG Type", "Crim Inv", "Suspended/Restricted",
+         "Outcome", "Status"],
+        ["Complaint", "Officer", "M", "DA", "Y", "Suspended", "NFA", "Finalised"],
+        ["Conduct", "Staff", "F", "Stalking", "N", "Restricted", "NCTA", "Finalised"],
+        [None, "PCSO", "U", "Exposure", None, "None", "Dismissed", "Finalised"],
+        [None, "Special", None, "Online", None, None, None, "Ongoing"]],
+    # One instruction under "Notes".
+    "an instruction under Notes": [
+        ["Case Type", "Role", "Gender", "VAWG Type", "Crim Inv", "Suspended/Restricted",
+         "Status", "Notes"],
+        ["Complaint", "Officer", "M", "DA", "Y", "Suspended", "Live",
+         "Pick one value per row"],
+        ["Conduct", "Staff", "F", "Stalking", "N", "Restricted", "Closed", None],
+        [None, "PCSO", "U", "Exposure", None, "None", None, None]],
+}
+
+
+@pytest.mark.parametrize("lookup", list(LOOKUPS))
+def test_a_lookup_sheet_is_still_a_lookup(tmp_path: Path, lookup: str) -> None:
     path = write_xlsx(tmp_path / "r.xlsx", [good_row(1), good_row(2)])
     wb = openpyxl.load_workbook(path)
-    lists = wb.create_sheet("Lists")
-    lists.append(["Case Type", "Role", "Gender", "VAWG Type", "Crim Inv",
-                  "Suspended/Restricted", "Status", "Notes"])
-    lists.append(["Complaint", "Officer", "M", "DA", "Y", "Suspended", "Live",
-                  "Pick one value per row"])
-    lists.append(["Conduct", "Staff", "F", "Stalking", "N", "Restricted", "Closed", None])
-    lists.append([None, "PCSO", "U", "Exposure", None, "None", None, None])
+    sheet = wb.create_sheet("Lists")
+    for row in LOOKUPS[lookup]:
+        sheet.append(row)
     wb.save(path)
     raw = read_return(set_received(path))
     assert raw.rows_read == 2 and raw.ignored_sheets == ["Lists"]
