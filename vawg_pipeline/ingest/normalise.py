@@ -122,8 +122,6 @@ def map_spellings(raw: pd.Series, spelling: ContractField) -> pd.Series:
     return _text_series(result, raw.index)
 
 
-
-
 def blank_dashes(array: pa.Array) -> pa.Array:
     """Cells of dashes or dots as blanks: "-" is no case reference and no warrant
     number (as a pseudonym, every "-" would be one subject across cases)."""

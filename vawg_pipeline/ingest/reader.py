@@ -79,6 +79,7 @@ FILLED_DOWN_SIGNS = ("date_finalised", "subject_name", "notes")
 MERGED_DOWN_SIGNS = ("case_reference", "case_type", "date_recorded")
 
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_HEAD_BYTES = 1 << 16  # enough of a file to tell a workbook, text or a web page
 
 
 @dataclass
@@ -164,12 +165,12 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
         raise ReturnRefused(name, "the file is empty (0 bytes)")
 
     # Read for what the bytes are: a workbook saved as .csv is a workbook, text named
-    # .xls is text.
+    # .xls is text. The first bytes tell, read once for every check.
     with path.open("rb") as handle:
-        head = handle.read(8)
-    workbook = head == _OLE_MAGIC or head[:2] == b"PK" if suffix == ".csv" \
-        else not _is_text(path)
-    grids = _read_spreadsheet(path) if workbook else _read_csv(path, contract)
+        head = handle.read(_HEAD_BYTES)
+    workbook = head[:8] == _OLE_MAGIC or head[:2] == b"PK" if suffix == ".csv" \
+        else not _is_text(path, head)
+    grids = _read_spreadsheet(path, head[:8]) if workbook else _read_csv(path, contract)
     sheets: list[RawSheet] = []
     ignored: list[str] = []
     best_partial: tuple[int, str, int, list[str], list[str]] | None = None
@@ -229,9 +230,8 @@ def read_return(path: Path, contract: Contract | None = None) -> RawReturn:
 # --- formats ----------------------------------------------------------------------------
 
 
-def _read_spreadsheet(path: Path) -> list[tuple[str, Grid]]:
+def _read_spreadsheet(path: Path, head: bytes) -> list[tuple[str, Grid]]:
     name = path.name
-    head = path.open("rb").read(8)
     suffix = path.suffix.lower()
     if head == _OLE_MAGIC and _is_encrypted_ole(path):
         # Office writes a password-protected .xlsx or .ods inside an OLE container.
@@ -261,7 +261,7 @@ def _read_spreadsheet(path: Path) -> list[tuple[str, Grid]]:
             grids.append((sheet_name, Grid(
                 dict(zip(positions, columns, strict=True)),
                 merged_ranges=functools.partial(_merged_ranges, source, sheet_name,
-                                                ods=(actual or suffix) == ".ods"))))
+                                                actual or suffix))))
     except ReturnRefused:
         raise
     except Exception as exc:  # fastexcel raises its own error types per failure
@@ -309,14 +309,15 @@ def _with_error_cells(columns: list[pa.Array], errors: object) -> list[pa.Array]
 
 
 def _merged_ranges(
-    source: str | bytes, sheet_name: str, ods: bool = False
+    source: str | bytes, sheet_name: str, fmt: str
 ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """A sheet's merged ranges: calamine's for Excel formats (fastexcel does not report
-    them), the sheet's own spans for OpenDocument (calamine reports none)."""
+    """A sheet's merged ranges (fastexcel does not report them): from the sheet's XML
+    for .xlsx and .xlsm, its cells' spans for .ods (calamine reports none), calamine's
+    for .xls."""
     try:
-        if ods:
+        if fmt == ".ods":
             return _ods_merged_ranges(source, sheet_name)
-        if _is_zip(source):
+        if fmt in (".xlsx", ".xlsm"):
             return _xlsx_merged_ranges(source, sheet_name)
         book = (python_calamine.CalamineWorkbook.from_path(source) if isinstance(source, str)
                 else python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(source)))
@@ -327,13 +328,6 @@ def _merged_ranges(
     except Exception:  # the sheet was read once already: no merges is the safe answer
         return []
     return [tuple(map(tuple, r)) for r in ranges or []]
-
-
-def _is_zip(source: str | bytes) -> bool:
-    if isinstance(source, bytes):
-        return source[:4] == b"PK\x03\x04"
-    with Path(source).open("rb") as handle:
-        return handle.read(4) == b"PK\x03\x04"
 
 
 _MERGE_CELL = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref\s*=\s*["\']\$?([A-Za-z]+)\$?'
@@ -468,12 +462,10 @@ def _is_encrypted_ole(path: Path) -> bool:
         return False
 
 
-def _is_text(path: Path) -> bool:
-    """Whether a file named as a workbook is text: a CSV or tab-separated export named
-    .xls (as some systems' "Export to Excel" writes it) is read as the text it is; an
-    HTML page so named is refused, saying so."""
-    with path.open("rb") as handle:
-        head = handle.read(1 << 16)
+def _is_text(path: Path, head: bytes) -> bool:
+    """Whether a file named as a workbook is text, judged by its first bytes: a CSV or
+    tab-separated export named .xls (as some systems' "Export to Excel" writes it) is
+    read as the text it is; an HTML page so named is refused, saying so."""
     if head.startswith(_UTF16_BOMS):
         return True
     if b"\x00" in head or head[:8] == _OLE_MAGIC or head[:2] == b"PK":

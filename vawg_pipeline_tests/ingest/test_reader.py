@@ -596,7 +596,7 @@ def test_every_merged_range_is_found_whatever_the_scan_s_block_size(
         expected.add(((r - 1, 0), (r, 0)))
     wb.save(tmp_path / "merged.xlsx")
     monkeypatch.setattr(reader, "_MERGE_SCAN_BYTES", block)
-    found = reader._merged_ranges(str(tmp_path / "merged.xlsx"), "Return")
+    found = reader._merged_ranges(str(tmp_path / "merged.xlsx"), "Return", ".xlsx")
     assert len(found) == len(expected) and set(found) == expected
 
 
