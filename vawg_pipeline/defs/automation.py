@@ -61,8 +61,8 @@ def nightly_refresh(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     "and everything downstream, once per file version.",
 )
 def new_return_sensor(context: dg.SensorEvaluationContext, landing: LandingFolder):
-    """Cursor: force code -> SHA-256 of the newest file already requested, and the
-    number of runs requested so far."""
+    """Cursor: force code -> SHA-256 of the newest file already requested, the number
+    of runs requested so far, and the misplaced folders and files already warned about."""
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     requested = int(seen.pop(REQUESTS_KEY, 0))
     reported = set(seen.pop(REPORTED_KEY, []))
@@ -87,17 +87,16 @@ def new_return_sensor(context: dg.SensorEvaluationContext, landing: LandingFolde
         if seen.get(code) != sha:
             seen[code] = sha
             changed[code] = folder.current
-    if not changed:
-        return dg.SensorResult(run_requests=[], cursor=json.dumps(
-            {**seen, REQUESTS_KEY: requested, REPORTED_KEY: misplaced}, sort_keys=True))
     # A run key names the file version and the request's number: a force that sends an
     # earlier version again (v3, then v2, then the same v3 once more, even copied with
     # its old modification time) gets a run each time, where the content alone would
     # repeat an old key and Dagster would skip the run. A tick evaluated again before
     # its cursor was saved makes the same keys, and no second run.
-    requested += 1
+    requested += bool(changed)
     cursor = json.dumps({**seen, REQUESTS_KEY: requested, REPORTED_KEY: misplaced},
                         sort_keys=True)
+    if not changed:
+        return dg.SensorResult(run_requests=[], cursor=cursor)
 
     def version(code: str) -> str:  # the mtime too: a reset cursor restarts the count
         return f"{seen[code][:16]}@{changed[code].stat().st_mtime_ns}#{requested}"

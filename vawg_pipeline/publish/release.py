@@ -280,7 +280,7 @@ def publish(pub: Publication, published_path: Path | str,
                              content_hash=content_hash, manifest=latest, replaced=restored,
                              overtaken=overtaken)
 
-    created_at = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    created_at = _utc(now or datetime.now(UTC))
     release_id = make_release_id(created_at, content_hash)
     version = code_version()
     info = ReleaseInfo(release_id=release_id, created_at=created_at,
