@@ -35,13 +35,16 @@ def _instance():
     """The Dagster instance: DAGSTER_HOME if set, else a persistent local one in data/."""
     import dagster as dg
 
+    from vawg_pipeline.privacy import make_owner_only_dir
+
     home = os.environ.get("DAGSTER_HOME")
     if not home:
         home = str(Path(DEFAULT_DAGSTER_HOME).resolve())
         os.environ["DAGSTER_HOME"] = home
-    Path(home).mkdir(parents=True, exist_ok=True, mode=0o700)
-    with contextlib.suppress(OSError):  # a shared home owned by someone else: theirs
-        Path(home).chmod(0o700)  # a folder from a clone is 0755: the event log is not for all
+    # Owner-only, also when it came from a clone (0755): the event log is not for all. A
+    # shared home owned by someone else keeps its mode.
+    with contextlib.suppress(PermissionError):
+        make_owner_only_dir(Path(home))
     if not (Path(home) / "dagster.yaml").exists():
         (Path(home) / "dagster.yaml").write_text(INSTANCE_SETTINGS, encoding="utf-8")
     return dg.DagsterInstance.get()
